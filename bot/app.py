@@ -1,0 +1,76 @@
+"""Wiring: settings to services, and the connectors that run on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot.connectors.console.connector import ConsoleConnector
+from bot.store.db import create_database_engine, session_factory
+from bot.store.migrate import current_revision, head_revision
+from config.settings import Settings
+from config.world import load_world
+from handlers.context import Services
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Tocsin cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Application:
+    """The running pieces: the engine (to dispose of) and the handlers' services."""
+
+    engine: Engine
+    services: Services
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def build_application(settings: Settings, *, require_schema: bool = True) -> Application:
+    """Load the world, connect to the database and check its schema is current."""
+    world = load_world()
+    engine = create_database_engine(settings.database_url)
+    if require_schema:
+        check_schema(engine)
+    services = Services(sessions=session_factory(engine), world=world, tz=settings.timezone)
+    return Application(engine=engine, services=services)
+
+
+def check_schema(engine: Engine) -> None:
+    """Fail with a clear instruction when the database is behind the code."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "is empty" if current is None else f"is at revision {current}, not {head}"
+        raise StartupError(f"The database {state}: run 'tocsin migrate' (or 'make run') first.")
+
+
+async def run_connectors(settings: Settings, app: Application) -> None:
+    """Run every configured connector until they stop; the console when none is configured."""
+    pending = []
+    if settings.slack_enabled:
+        pending.append("Slack")
+    if settings.matrix_enabled:
+        pending.append("Matrix")
+    if pending:
+        raise StartupError(
+            f"{' and '.join(pending)} settings are present, but this version of Tocsin has no "
+            f"{' or '.join(pending)} connector yet: unset those variables to use the console."
+        )
+    await ConsoleConnector(app.services).run()
+
+
+def run(settings: Settings) -> None:
+    """`tocsin run`: start Tocsin and serve until input ends or the process is stopped."""
+    app = build_application(settings)
+    try:
+        asyncio.run(run_connectors(settings, app))
+    finally:
+        app.close()

@@ -1,0 +1,1 @@
+"""Platform connectors: each turns platform events into Commands and renders Messages back."""

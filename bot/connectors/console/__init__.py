@@ -1,0 +1,1 @@
+"""The console connector: commands from standard input, replies as plain text."""

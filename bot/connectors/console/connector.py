@@ -1,0 +1,62 @@
+"""Read `ua …` lines from standard input and print the replies; ends at EOF or `quit`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TextIO
+
+from bot.connectors.console.render import render_text
+from bot.domain.case import Place
+from handlers.context import Services
+from handlers.dispatch import handle_line
+
+CONSOLE = Place(platform="console", address="stdin")
+_QUIT = {"quit", "exit", r"\q"}
+
+
+class ConsoleConnector:
+    """A terminal or a pipe as a Tocsin surface, for trying Tocsin and for scripts."""
+
+    def __init__(self, services: Services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+        self._services = services
+        self._stdin = stdin
+        self._stdout = stdout
+        self._actor = f"console:{_user_name()}"
+
+    async def run(self) -> None:
+        """Answer lines until the input ends."""
+        interactive = self._stdin.isatty()
+        if interactive:
+            self._print("Tocsin console. Type 'ua help' for commands, 'quit' to leave.")
+        while True:
+            if interactive:
+                self._stdout.write("tocsin> ")
+                self._stdout.flush()
+            line = await asyncio.to_thread(self._stdin.readline)
+            if not line or line.strip().lower() in _QUIT:
+                return
+            await self._answer(line)
+
+    async def _answer(self, line: str) -> None:
+        if not line.strip() or line.lstrip().startswith("#"):
+            return
+        reply = await asyncio.to_thread(
+            handle_line, line, actor=self._actor, place=CONSOLE, services=self._services
+        )
+        if reply is None:
+            self._print("! Commands start with 'ua'. Try: ua help")
+        else:
+            self._print(render_text(reply))
+
+    def _print(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"

@@ -1,0 +1,122 @@
+"""Cases rendered into neutral messages, in the destination's time zone and disclosure."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from bot.domain.case import CaseView, Disclosure, StepView
+from bot.domain.commands import USAGE
+from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
+
+_STEP_MARKS = {"open": "[ ]", "done": "[x]", "skipped": "[-]", "blocked": "[!]"}
+
+
+def case_opened(case: CaseView, tz: tzinfo) -> Message:
+    """The reply to `ua new`: the code to use from now on, and the first steps."""
+    first = case.steps[0] if case.steps else None
+    lines = [f"Opened {case.code}: {_describe(case)}."]
+    if first:
+        lines.append(f"First step: {first.title} (due {_when(first.due_at, tz)}).")
+    return Message(
+        fallback=" ".join(lines),
+        blocks=(
+            Heading(f"Opened {case.code}"),
+            Paragraph(_describe(case)),
+            Fields(_facts(case)),
+            Note(
+                f"{len(case.targets)} targets, {len(case.steps)} steps. "
+                f"See them with: ua show {case.code}"
+            ),
+        ),
+    )
+
+
+def case_list(cases: list[CaseView], include_closed: bool) -> Message:
+    """`ua list`: one line a case, newest first."""
+    if not cases:
+        none = "No cases yet." if include_closed else "No open cases."
+        return Message(fallback=none, blocks=(Paragraph(none + " Open one with: " + USAGE["new"]),))
+    title = "All cases" if include_closed else "Open cases"
+    items = tuple(
+        f"{c.code}  {c.severity.upper():8}  {c.country_name}  {', '.join(_words(c.threats))}"
+        + ("" if c.status == "open" else f"  ({c.status})")
+        for c in cases
+    )
+    return Message(
+        fallback=f"{title}: {len(cases)}",
+        blocks=(Heading(f"{title} ({len(cases)})"), Bullets(items)),
+    )
+
+
+def case_detail(case: CaseView, tz: tzinfo, disclosure: Disclosure) -> Message:
+    """`ua show CODE`: facts, targets with reasons, and the checklist."""
+    pairs = list(_facts(case))
+    if disclosure is Disclosure.FULL and case.defender_name:
+        pairs.insert(0, ("Defender", case.defender_name))
+        if case.defender_organisation:
+            pairs.insert(1, ("Organisation", case.defender_organisation))
+    targets = tuple(f"{t.name} — {t.reason}" for t in case.targets) or ("(none)",)
+    steps = tuple(_step_line(step, tz) for step in case.steps) or ("(none)",)
+    blocks: tuple[Block, ...] = (
+        Heading(f"{case.code} · {case.status}"),
+        Fields(tuple(pairs)),
+        Paragraph(case.summary),
+        Heading("Targets"),
+        Bullets(targets),
+        Heading("Checklist"),
+        Bullets(steps),
+    )
+    if disclosure is Disclosure.PSEUDONYMOUS:
+        blocks += (Note("Names are shown only in end-to-end-encrypted rooms."),)
+    return Message(fallback=f"{case.code}: {_describe(case)}", blocks=blocks)
+
+
+def _describe(case: CaseView) -> str:
+    profiles = ", ".join(_words(case.profiles)) or "defender"
+    return f"{profiles} in {case.country_name}, {', '.join(_words(case.threats))}"
+
+
+def _facts(case: CaseView) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Country", case.country_name),
+        ("Severity", case.severity),
+        ("Threats", ", ".join(_words(case.threats))),
+        ("Profiles", ", ".join(_words(case.profiles)) or "not given"),
+    )
+
+
+def _step_line(step: StepView, tz: tzinfo) -> str:
+    mark = _STEP_MARKS.get(step.status, "[ ]")
+    owner = step.assignee or step.owner_role
+    line = f"{mark} {step.n}. {step.title} — {owner}, due {_when(step.due_at, tz)}"
+    if step.gated_by and step.status == "blocked":
+        line += f" (waiting for {step.gated_by.replace('.', ' ')})"
+    return line
+
+
+def _when(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %H:%M %Z")
+
+
+def _words(terms: tuple[str, ...]) -> list[str]:
+    return [term.replace("_", " ") for term in terms]
+
+
+_HELP = {
+    "new": "Open a case. Keys: country, threats, profiles, summary, occurred_on, severity, "
+    "defender, organisation, gender, perpetrators, company, home_country, financiers, consent. "
+    "Lists are comma-separated; quote values with spaces.",
+    "list": "List open cases; 'ua list all' lists closed ones too.",
+    "show": "Show a case: facts, targets with reasons, checklist.",
+    "help": "Show this help, or the help of one command.",
+}
+
+
+def help_message(topic: str | None) -> Message:
+    """`ua help [command]`."""
+    if topic is not None and topic in _HELP:
+        text = f"{USAGE[topic]}\n{_HELP[topic]}"
+        return Message(fallback=text, blocks=(Paragraph(USAGE[topic]), Note(_HELP[topic])))
+    items = tuple(f"{USAGE[verb]} — {_HELP[verb]}" for verb in USAGE)
+    lead = "Tocsin commands:" if topic is None else f"No command '{topic}'. Tocsin commands:"
+    return Message(fallback=lead, blocks=(Heading(lead), Bullets(items)))

@@ -1,0 +1,1 @@
+"""Persistence: the ORM models, the database engine and the repositories."""

@@ -1,0 +1,207 @@
+"""Cases in the database: open, list, fetch. Keyword-only, one session passed in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from bot.domain.alert import Alert
+from bot.domain.case import CaseView, Place, StepView, TargetView
+from bot.domain.commands import format_case_code
+from bot.domain.triage import Triage
+from bot.store.models import (
+    AuditEvent,
+    Case,
+    CaseCounter,
+    CaseThreat,
+    ChecklistStep,
+    Defender,
+    Target,
+)
+
+
+def open_case(
+    *, session: Session, triage: Triage, actor: str, place: Place, now: datetime, tz: tzinfo
+) -> Case:
+    """Store a new case with its defender, threats, targets, steps and an audit event."""
+    year = now.astimezone(tz).year
+    case = _new_case(
+        triage=triage,
+        actor=actor,
+        now=now,
+        year=year,
+        number=_next_number(session=session, year=year),
+    )
+    session.add(case)
+    session.flush()
+    session.add(
+        AuditEvent(
+            case_id=case.id,
+            at=now,
+            actor=actor,
+            action="case_opened",
+            destination=str(place),
+            detail={"code": case.code},
+        )
+    )
+    return case
+
+
+def _next_number(*, session: Session, year: int) -> int:
+    """Take the year's next number; the counter row stays locked until the transaction ends."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    highest_stored = (
+        select(func.coalesce(func.max(Case.number), 0)).where(Case.year == year).scalar_subquery()
+    )
+    session.execute(
+        insert(CaseCounter)
+        .values(year=year, last_number=highest_stored)
+        .on_conflict_do_nothing(index_elements=[CaseCounter.year])
+    )
+    taken = session.execute(
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(last_number=CaseCounter.last_number + 1)
+        .returning(CaseCounter.last_number)
+    ).scalar_one()
+    return int(taken)
+
+
+def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: int) -> Case:
+    alert = triage.alert
+    case = Case(
+        code=format_case_code(year, number),
+        year=year,
+        number=number,
+        status="open",
+        country=alert.country,
+        severity=alert.effective_severity.value,
+        severity_derived=alert.severity is None,
+        profiles=[p.value for p in alert.profiles],
+        perpetrators=[p.value for p in alert.perpetrators],
+        summary=alert.summary,
+        occurred_on=alert.occurred_on,
+        opened_by=actor,
+        created_at=now,
+        updated_at=now,
+        consent_government=alert.consent.government,
+        consent_un_public=alert.consent.un_public,
+        consent_media=alert.consent.media,
+        source_reported_by=alert.source.reported_by,
+        source_external_id=alert.source.external_id,
+        **_business(alert),
+    )
+    case.defender = Defender(
+        name=alert.defender.name,
+        organisation=alert.defender.organisation,
+        gender=alert.defender.gender,
+    )
+    case.threats = [CaseThreat(position=i, threat=t.value) for i, t in enumerate(alert.threats)]
+    case.targets = [
+        Target(
+            position=i,
+            category=t.category.value,
+            name=t.name,
+            reason=t.reason,
+            contact=t.contact,
+            status="pending",
+        )
+        for i, t in enumerate(triage.targets)
+    ]
+    case.steps = [
+        ChecklistStep(
+            n=s.n,
+            title=s.title,
+            owner_role=s.owner_role.value,
+            status="blocked" if s.gated_by else "open",
+            due_at=now + timedelta(minutes=s.due_in_minutes),
+            target_name=s.target,
+            gated_by=s.gated_by,
+        )
+        for s in triage.checklist
+    ]
+    return case
+
+
+def _business(alert: Alert) -> dict[str, object]:
+    business = alert.business
+    if business is None:
+        return {"company": None, "company_home_country": None, "financiers": []}
+    return {
+        "company": business.company,
+        "company_home_country": business.home_country,
+        "financiers": list(business.financiers),
+    }
+
+
+def list_cases(*, session: Session, include_closed: bool = False) -> list[Case]:
+    """Cases newest first; only open ones unless asked."""
+    query = (
+        select(Case)
+        .options(selectinload(Case.threats))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    )
+    if not include_closed:
+        query = query.where(Case.status == "open")
+    return list(session.scalars(query))
+
+
+def get_case(*, session: Session, code: str) -> Case | None:
+    """The case with this code, with everything a detail view shows."""
+    query = (
+        select(Case)
+        .where(Case.code == code)
+        .options(
+            selectinload(Case.threats),
+            selectinload(Case.targets),
+            selectinload(Case.steps),
+            selectinload(Case.defender),
+        )
+    )
+    return session.scalar(query)
+
+
+def case_view(
+    case: Case, *, country_name: str, detail: bool = False, with_identity: bool = False
+) -> CaseView:
+    """Plain data for rendering: targets and steps with `detail`, identity only when asked for."""
+    defender = case.defender if with_identity else None
+    return CaseView(
+        code=case.code,
+        status=case.status,
+        country=case.country,
+        country_name=country_name,
+        severity=case.severity,
+        profiles=tuple(case.profiles),
+        threats=tuple(t.threat for t in case.threats),
+        summary=case.summary,
+        opened_at=case.created_at,
+        targets=tuple(
+            TargetView(
+                category=t.category,
+                name=t.name,
+                reason=t.reason,
+                contact=t.contact,
+                status=t.status,
+            )
+            for t in (case.targets if detail else ())
+        ),
+        steps=tuple(
+            StepView(
+                n=s.n,
+                title=s.title,
+                owner_role=s.owner_role,
+                assignee=s.assignee,
+                status=s.status,
+                due_at=s.due_at,
+                gated_by=s.gated_by,
+            )
+            for s in (case.steps if detail else ())
+        ),
+        defender_name=defender.name if defender else None,
+        defender_organisation=defender.organisation if defender else None,
+    )

@@ -1,0 +1,56 @@
+"""The database engine and sessions, set up the same way for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalise_database_url(url: str) -> URL:
+    """The SQLAlchemy URL to use: bare `postgres://` URLs (as hosts give them) get psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_database_engine(url: str | URL, **options: Any) -> Engine:
+    """An engine with foreign keys enforced and, on SQLite, concurrent readers allowed."""
+    parsed = normalise_database_url(url) if isinstance(url, str) else url
+    engine = create_engine(parsed, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN itself instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    if not _is_memory(dbapi_connection):
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # Take the write lock up front: a deferred transaction that reads and then writes fails at
+    # once (SQLITE_BUSY_SNAPSHOT) when another writer got in between, whatever the busy timeout.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_memory(dbapi_connection: Any) -> bool:
+    cursor = dbapi_connection.cursor()
+    rows = cursor.execute("PRAGMA database_list").fetchall()
+    cursor.close()
+    return any(row[1] == "main" and not row[2] for row in rows)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (replies are built from them)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,212 @@
+"""The database schema as typed SQLAlchemy models; Alembic migrations follow it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints the same way."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class Case(Base):
+    """What the team tracks: one alert about one defender, from opening to close."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_cases_year_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int]
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    severity_derived: Mapped[bool] = mapped_column(default=False)
+    profiles: Mapped[list[str]] = mapped_column(default=list)
+    perpetrators: Mapped[list[str]] = mapped_column(default=list)
+    summary: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[date | None]
+    company: Mapped[str | None] = mapped_column(String(500))
+    company_home_country: Mapped[str | None] = mapped_column(String(2))
+    financiers: Mapped[list[str]] = mapped_column(default=list)
+    consent_government: Mapped[bool] = mapped_column(default=False)
+    consent_un_public: Mapped[bool] = mapped_column(default=False)
+    consent_media: Mapped[bool] = mapped_column(default=False)
+    source_reported_by: Mapped[str | None] = mapped_column(String(500))
+    source_external_id: Mapped[str | None] = mapped_column(String(500), index=True)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    defender: Mapped[Defender | None] = relationship(
+        back_populates="case", cascade="all, delete-orphan", uselist=False
+    )
+    threats: Mapped[list[CaseThreat]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseThreat.position"
+    )
+    targets: Mapped[list[Target]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Target.position"
+    )
+    steps: Mapped[list[ChecklistStep]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="ChecklistStep.n"
+    )
+    measures: Mapped[list[Measure]] = relationship(
+        back_populates="case", cascade="all, delete-orphan"
+    )
+
+
+class CaseCounter(Base):
+    """The last case number given out in a year; its row lock serialises concurrent intake."""
+
+    __tablename__ = "case_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int]
+
+
+class Defender(Base):
+    """The person at risk: kept apart from the case so it can be protected on its own."""
+
+    __tablename__ = "defenders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str | None] = mapped_column(String(500))
+    organisation: Mapped[str | None] = mapped_column(String(500))
+    gender: Mapped[str | None] = mapped_column(String(500))
+
+    case: Mapped[Case] = relationship(back_populates="defender")
+
+
+class CaseThreat(Base):
+    """One threat reported in a case; a row each, so patterns can be counted."""
+
+    __tablename__ = "threats"
+    __table_args__ = (UniqueConstraint("case_id", "threat", name="uq_threats_case_id_threat"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    threat: Mapped[str] = mapped_column(String(40), index=True)
+
+    case: Mapped[Case] = relationship(back_populates="threats")
+
+
+class Target(Base):
+    """An institution engaged on a case, why, and what came of it."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    category: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    contacted_at: Mapped[datetime | None]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="targets")
+
+
+class ChecklistStep(Base):
+    """One step of a case's escalation checklist."""
+
+    __tablename__ = "checklist_steps"
+    __table_args__ = (UniqueConstraint("case_id", "n", name="uq_checklist_steps_case_id_n"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    n: Mapped[int]
+    title: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    target_name: Mapped[str | None] = mapped_column(String(300))
+    gated_by: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="steps")
+
+
+class Measure(Base):
+    """A precautionary or provisional measure requested or granted, and its follow-up rhythm."""
+
+    __tablename__ = "measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    requested_on: Mapped[date | None]
+    granted_on: Mapped[date | None]
+    follow_up_every_days: Mapped[int | None]
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    case: Mapped[Case] = relationship(back_populates="measures")
+
+
+class Destination(Base):
+    """A Slack channel, Matrix room or console where Tocsin posts, bound to a case or a team."""
+
+    __tablename__ = "destinations"
+    __table_args__ = (
+        UniqueConstraint("platform", "address", name="uq_destinations_platform_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str | None] = mapped_column(String(200))
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    team: Mapped[str | None] = mapped_column(String(100))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    digest_time: Mapped[str | None] = mapped_column(String(5))
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """An append-only record of a change: who, when, what, from where."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_case_id_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    destination: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,77 @@
+"""The single entry point for commands from every surface: parse, route to a handler, reply."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from bot.domain.alert import AlertError
+from bot.domain.case import Place
+from bot.domain.commands import (
+    USAGE_NEW,
+    CommandError,
+    Help,
+    ListCases,
+    NewCase,
+    ParsedCommand,
+    ShowCase,
+    parse_command,
+    strip_prefix,
+)
+from bot.domain.messages import Message, error_message
+from bot.domain.views import help_message
+from handlers.cases import list_cases, show_case
+from handlers.context import Services
+from handlers.intake import new_case
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A platform-neutral request: who asked, where, and the text after the `ua` prefix."""
+
+    actor: str
+    place: Place
+    text: str
+
+
+def handle_line(line: str, *, actor: str, place: Place, services: Services) -> Message | None:
+    """A raw line as typed (`ua …`); None when it is not addressed to Tocsin."""
+    words = strip_prefix(line)
+    if words is None:
+        return None
+    return handle(Command(actor=actor, place=place, text=words), services)
+
+
+def handle(command: Command, services: Services) -> Message:
+    """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
+    try:
+        return _run(parse_command(command.text), command, services)
+    except CommandError as error:
+        return error_message(str(error))
+    except AlertError as error:
+        usage = f" Usage: {USAGE_NEW}" if error.message == "is required" else ""
+        return error_message(f"Not opened: {error}.{usage}")
+    except Exception:
+        incident = uuid.uuid4().hex[:8]
+        # The command text may name a defender: log the incident id and place, not the text.
+        log.exception("command failed (incident %s, from %s)", incident, command.place)
+        return error_message(
+            f"Something went wrong on Tocsin's side and nothing was changed. "
+            f"Try again; if it happens again, give your admin the incident id {incident}."
+        )
+
+
+def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message:
+    match parsed:
+        case NewCase(alert=data):
+            return new_case(data, actor=command.actor, place=command.place, services=services)
+        case ListCases(include_closed=include_closed):
+            return list_cases(include_closed=include_closed, services=services)
+        case ShowCase(code=code):
+            return show_case(code, place=command.place, services=services)
+        case Help(topic=topic):
+            return help_message(topic)
+    raise AssertionError(f"unhandled command {parsed!r}")

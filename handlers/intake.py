@@ -1,0 +1,39 @@
+"""Opening a case from an alert, whatever surface it came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.alert import parse_alert
+from bot.domain.case import CaseView, Place
+from bot.domain.messages import Message
+from bot.domain.triage import Triage, triage
+from bot.domain.views import case_opened
+from bot.store.cases import case_view, open_case
+from handlers.context import Services
+
+
+def triage_alert(data: Any, services: Services) -> Triage:
+    """Validate and route an alert without storing anything (AlertError on bad input)."""
+    return triage(parse_alert(data, services.world.countries), services.world)
+
+
+def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Services) -> CaseView:
+    """Validate, route and store the alert as a new case in one transaction."""
+    result = triage_alert(data, services)
+    with services.transaction() as session:
+        case = open_case(
+            session=session,
+            triage=result,
+            actor=actor,
+            place=place,
+            now=services.clock(),
+            tz=services.tz,
+        )
+        return case_view(case, country_name=result.country_name, detail=True)
+
+
+def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
+    """`ua new …`: open the case and reply with its code and first step."""
+    view = open_case_from_alert(data, actor=actor, place=place, services=services)
+    return case_opened(view, services.tz)

@@ -1,0 +1,128 @@
+"""Shared fixtures: the world data, and migrated databases (SQLite always, PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import sessionmaker
+
+from bot.domain.world import World
+from bot.store.db import create_database_engine, normalise_database_url
+from bot.store.migrate import upgrade_to_head
+from config.world import load_world
+from handlers.context import Services
+
+POSTGRES_URL = os.environ.get(
+    "TOCSIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
+OPENED_AT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
+
+
+class FrozenClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = OPENED_AT) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used for tests, or None when it can."""
+    try:
+        engine = create_engine(
+            normalise_database_url(POSTGRES_URL), connect_args={"connect_timeout": 3}
+        )
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as error:  # any failure means: not usable here
+        return f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__})"
+    return None
+
+
+def pytest_report_header() -> str:
+    problem = postgres_problem()
+    if problem is None:
+        return f"database tests: SQLite and PostgreSQL ({POSTGRES_URL})"
+    return f"database tests: SQLite only. {problem}; set TOCSIN_TEST_POSTGRES_URL to test it"
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    return load_world()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database migrated to head: a fresh SQLite file, or a fresh schema on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "tocsin.db"
+        engine = create_database_engine(f"sqlite:///{path}")
+        upgrade_to_head(engine)
+        yield engine
+        engine.dispose()
+        return
+    yield from _postgres_engine()
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    problem = postgres_problem()
+    if problem is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{problem}, and TOCSIN_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(f"{problem}: PostgreSQL database tests skipped")
+    schema = f"tocsin_test_{uuid.uuid4().hex[:10]}"
+    admin = create_database_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_database_engine(
+        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
+    )
+    try:
+        upgrade_to_head(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def services(migrated_engine: Engine, world: World, clock: FrozenClock) -> Iterator[Services]:
+    """Handler services on a transaction that is rolled back after the test."""
+    connection = migrated_engine.connect()
+    outer = connection.begin()
+    sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    yield Services(sessions=sessions, world=world, tz=ZoneInfo("America/Tegucigalpa"), clock=clock)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]

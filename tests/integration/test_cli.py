@@ -1,0 +1,143 @@
+"""The `tocsin` command as scripts and newcomers use it: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ALERT = {
+    "country": "HN",
+    "profiles": ["journalist"],
+    "threats": ["arbitrary_detention"],
+    "summary": "held at a police station",
+}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty folder: no .env, a fresh SQLite database."""
+    return tmp_path
+
+
+def tocsin(
+    workdir: Path, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL"))
+    }
+    environment["DATABASE_URL"] = f"sqlite:///{workdir / 'tocsin.db'}"
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def write_alert(workdir: Path, data: Any) -> str:
+    path = workdir / "alert.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return str(path)
+
+
+def test_triage_json_has_the_stable_shape(workdir: Path) -> None:
+    result = tocsin(workdir, "triage", write_alert(workdir, ALERT), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"case", "targets", "checklist"}
+    assert out["case"]["country"] == "HN" and out["case"]["severity"] == "high"
+    assert all(set(t) == {"category", "name", "reason", "contact"} for t in out["targets"])
+    assert {"n", "title", "due_in_minutes", "owner_role", "target", "gated_by"} == set(
+        out["checklist"][0]
+    )
+    assert "Working Group on Arbitrary Detention" in [t["name"] for t in out["targets"]]
+    assert not (workdir / "tocsin.db").exists(), "triage must write nothing"
+
+
+def test_triage_reads_standard_input(workdir: Path) -> None:
+    result = tocsin(workdir, "triage", "-", stdin=json.dumps(ALERT))
+    assert result.returncode == 0, result.stderr
+    assert "Triage: Honduras, high" in result.stdout
+
+
+def test_alert_new_stores_the_case_and_prints_its_code(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    first = tocsin(workdir, "alert", "new", write_alert(workdir, ALERT))
+    second = tocsin(workdir, "alert", "new", "-", stdin=json.dumps(ALERT))
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    year = first.stdout.strip()[3:7]
+    assert first.stdout == f"UA-{year}-0001\n" and second.stdout == f"UA-{year}-0002\n"
+    listing = tocsin(workdir, "run", stdin="ua list\n")
+    assert f"UA-{year}-0002" in listing.stdout and f"UA-{year}-0001" in listing.stdout
+
+
+def test_alert_new_on_an_empty_database_says_to_migrate(workdir: Path) -> None:
+    result = tocsin(workdir, "alert", "new", write_alert(workdir, ALERT))
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == "tocsin: The database is empty: run 'tocsin migrate' (or 'make run') first.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("alert", "words"),
+    [
+        ({**ALERT, "country": "Atlantis"}, "country: 'Atlantis' is not a country"),
+        ({**ALERT, "threats": ["tortur"]}, "threats[0]: 'tortur' is not a known threat"),
+        ({k: v for k, v in ALERT.items() if k != "summary"}, "summary: is required"),
+        ({**ALERT, "summary": "x" * 20_001}, "summary: is too long: at most 20,000 characters"),
+        ("{not json", "is not valid JSON (line 1, column 2"),
+        ("[]", "must be a JSON object"),
+    ],
+)
+@pytest.mark.parametrize("command", [("triage",), ("alert", "new")])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    workdir: Path, alert: Any, words: str, command: tuple[str, ...]
+) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    result = tocsin(workdir, *command, write_alert(workdir, alert))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("tocsin: ")
+    assert words in result.stderr
+    assert "No open cases." in tocsin(workdir, "run", stdin="ua list\n").stdout
+
+
+def test_a_missing_file_is_a_clear_error(workdir: Path) -> None:
+    result = tocsin(workdir, "triage", "nowhere.json")
+    assert result.returncode == 2
+    assert result.stderr == "tocsin: cannot read 'nowhere.json': No such file or directory\n"
+
+
+def test_bad_settings_stop_every_command_with_the_variable_named(workdir: Path) -> None:
+    result = tocsin(workdir, "migrate", TOCSIN_TIMEZONE="Mars/Olympus")
+    assert result.returncode == 2
+    assert result.stderr.startswith("tocsin: configuration error: TOCSIN_TIMEZONE: 'Mars/Olympus'")
+    assert result.stderr.count("\n") == 1
+
+
+def test_run_with_slack_settings_says_the_connector_is_not_there_yet(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    result = tocsin(workdir, "run", SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1")
+    assert result.returncode == 2
+    assert "Slack settings are present" in result.stderr
+
+
+def test_migrate_is_idempotent(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    again = tocsin(workdir, "migrate")
+    assert again.returncode == 0 and "up to date" in again.stderr

@@ -1,0 +1,80 @@
+"""The console: a newcomer types `ua …` lines and reads plain-text replies."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bot.connectors.console.connector import ConsoleConnector
+from handlers.context import Services
+
+
+async def converse(services: Services, *lines: str) -> str:
+    stdin, stdout = io.StringIO("".join(f"{line}\n" for line in lines)), io.StringIO()
+    await ConsoleConnector(services, stdin=stdin, stdout=stdout).run()
+    return stdout.getvalue()
+
+
+NEW = 'ua new country=HN threats=arbitrary_detention profiles=journalist summary="held at a police station"'
+
+
+async def test_a_case_opened_in_the_console_is_listed_and_shown(services: Services) -> None:
+    out = await converse(services, NEW, "ua list", "ua show ua-2026-1")
+    assert "Opened UA-2026-0001" in out
+    assert "UA-2026-0001  HIGH      Honduras  arbitrary detention" in out
+    assert "Working Group on Arbitrary Detention — The defender is detained" in out
+    assert "[!] " in out and "waiting for consent media" in out
+
+
+async def test_due_times_are_shown_in_the_organisations_time_zone(services: Services) -> None:
+    out = await converse(services, NEW, "ua show UA-2026-0001")
+    # Opened 14:30 UTC, safety step due 30 minutes later: 09:00 in Tegucigalpa (CST).
+    assert "due Fri 27 Nov 09:00 CST" in out
+
+
+async def test_the_console_never_shows_the_defenders_name(services: Services) -> None:
+    out = await converse(
+        services,
+        'ua new country=HN threats=raid summary="office raided" defender="Ana Example"',
+        "ua show UA-2026-0001",
+    )
+    assert "Ana Example" not in out
+    assert "Names are shown only in end-to-end-encrypted rooms" in out
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("ua new country=Atlantis threats=raid summary=x", "! Not opened: country: 'Atlantis'"),
+        ("ua new country=HN summary=x", "! Not opened: threats: is required. Usage: ua new"),
+        ("ua show UA-2026-0099", "! No case UA-2026-0099"),
+        ("ua dance", "! Unknown command 'dance'"),
+        ("hello there", "! Commands start with 'ua'"),
+    ],
+)
+async def test_bad_input_gets_one_short_line_and_opens_nothing(
+    services: Services, line: str, expected: str
+) -> None:
+    out = await converse(services, line, "ua list")
+    first, _, rest = out.partition("\n")
+    assert first.startswith(expected)
+    assert "Traceback" not in out
+    assert "No open cases." in rest
+
+
+async def test_an_unexpected_failure_is_reported_without_a_traceback(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: object) -> None:
+        raise RuntimeError("disk on fire: Ana Example")
+
+    monkeypatch.setattr("handlers.intake.open_case", broken)
+    out = await converse(services, NEW)
+    assert out.startswith("! Something went wrong on Tocsin's side and nothing was changed.")
+    assert "incident id" in out and "Traceback" not in out and "Ana Example" not in out
+
+
+async def test_blank_lines_comments_and_quit(services: Services) -> None:
+    out = await converse(services, "", "# a comment", "quit", "ua list")
+    assert out == ""

@@ -1,0 +1,55 @@
+"""The README's promise: piping commands into `make run` opens and lists a case."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from alembic import command
+from bot.store.db import create_database_engine
+from bot.store.migrate import alembic_config, upgrade_to_head
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_piped_commands_into_make_run_open_and_list_a_case(
+    project_root: Path, tmp_path: Path
+) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL", "MAKE"))
+    }
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'tocsin.db'}"
+    script = (
+        "ua new country=HN threats=arbitrary_detention profiles=journalist "
+        'summary="held at a police station"\nua list\n'
+    )
+    result = subprocess.run(
+        ["make", "-s", "run"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=project_root,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.split("Opened ", 1)[1].split()[0]
+    assert code.startswith("UA-") and code.endswith("-0001")
+    assert f"{code}  HIGH      Honduras  arbitrary detention" in result.stdout
+
+
+def test_migrations_downgrade_to_nothing_and_back(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'round.db'}")
+    upgrade_to_head(engine)
+    command.downgrade(alembic_config(engine), "base")
+    assert inspect(engine).get_table_names() == ["alembic_version"]
+    upgrade_to_head(engine)
+    assert "cases" in inspect(engine).get_table_names()
+    engine.dispose()

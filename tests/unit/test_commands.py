@@ -1,0 +1,102 @@
+"""One grammar for every surface: `ua …` words into commands, with helpful errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.commands import (
+    CommandError,
+    Help,
+    ListCases,
+    NewCase,
+    ShowCase,
+    normalise_case_code,
+    parse_command,
+    strip_prefix,
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("ua list", "list"),
+        ("/ua list", "list"),
+        ("!ua  show UA-2026-0001", "show UA-2026-0001"),
+        ("ua", ""),
+        ("uap list", None),
+        ("hello", None),
+    ],
+)
+def test_prefixes_of_every_surface_are_recognised(line: str, words: str | None) -> None:
+    assert strip_prefix(line) == words
+
+
+def test_new_case_words_become_the_intake_json() -> None:
+    parsed = parse_command(
+        "new country=HN threats=arbitrary_detention,torture profiles=journalist "
+        'summary="held at a police station" defender="Ana Example" organisation=Radio '
+        'company="Example Mining" home_country=CA financiers=IFC,"World Bank" consent=government,media'
+    )
+    assert parsed == NewCase(
+        alert={
+            "country": "HN",
+            "threats": ["arbitrary_detention", "torture"],
+            "profiles": ["journalist"],
+            "summary": "held at a police station",
+            "defender": {"name": "Ana Example", "organisation": "Radio"},
+            "business": {
+                "company": "Example Mining",
+                "home_country": "CA",
+                "financiers": ["IFC", "World Bank"],
+            },
+            "consent": {"government": True, "media": True},
+        }
+    )
+
+
+def test_smart_quotes_from_phones_are_treated_as_quotes() -> None:
+    parsed = parse_command("new country=HN threats=raid summary=“office searched at night”")
+    assert isinstance(parsed, NewCase)
+    assert parsed.alert["summary"] == "office searched at night"
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("list", ListCases()),
+        ("list all", ListCases(include_closed=True)),
+        ("show ua-2026-42", ShowCase(code="UA-2026-0042")),
+        ("SHOW UA20260042", ShowCase(code="UA-2026-0042")),
+        ("help", Help()),
+        ("help new", Help(topic="new")),
+        ("", Help()),
+    ],
+)
+def test_commands_parse(words: str, expected: object) -> None:
+    assert parse_command(words) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ("frobnicate", "Unknown command 'frobnicate'"),
+        ("lst", "Did you mean 'ua list'?"),
+        ("new contry=HN", "did you mean 'country'?"),
+        ("new HN", "is not key=value"),
+        ("new country=HN country=GT", "given twice"),
+        ('new summary="never closed', "quote is not closed"),
+        ("new consent=press", "accepted: government, un_public, media"),
+        ("show 42", "case codes look like UA-2026-0042"),
+        ("show", "Usage: ua show"),
+        ("list everything", "Usage: ua list"),
+    ],
+)
+def test_unknown_words_get_a_short_usage_line(words: str, message: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command(words)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_case_codes_are_canonical() -> None:
+    assert normalise_case_code(" ua-2026-7 ") == "UA-2026-0007"
