@@ -23,11 +23,14 @@ test: install lint typecheck
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check bot handlers config tests alembic
-	$(BIN)/ruff format --check bot handlers config tests alembic
+	$(BIN)/ruff check bot handlers config tests alembic bench
+	$(BIN)/ruff format --check bot handlers config tests alembic bench
 
 typecheck: install
 	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+bench: install
+	$(BIN)/python -m bench.triage

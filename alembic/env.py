@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import Engine
+
 from bot.store.db import create_database_engine
 from bot.store.models import Base
+from bot.store.types import UTCDateTime
 
 
 def _engine() -> Engine:
@@ -18,6 +21,13 @@ def _engine() -> Engine:
     return create_database_engine(load_settings().database_url)
 
 
+def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | Literal[False]:
+    """Write UTCDateTime as a plain DateTime, so migrations never import application code."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations() -> None:
     """Run migrations online; render_as_batch lets SQLite alter tables."""
     with _engine().connect() as connection:
@@ -26,6 +36,7 @@ def run_migrations() -> None:
             target_metadata=Base.metadata,
             render_as_batch=True,
             compare_type=True,
+            render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -36,12 +36,17 @@ class Application:
 
 def build_application(settings: Settings, *, require_schema: bool = True) -> Application:
     """Load the world, connect to the database and check its schema is current."""
-    world = load_world()
+    world = load_world(supportive=settings.tocsin_supportive_governments)
     engine = create_database_engine(settings.database_url)
     if require_schema:
         check_schema(engine)
     services = Services(sessions=session_factory(engine), world=world, tz=settings.timezone)
     return Application(engine=engine, services=services)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is migrated to the revision the code expects."""
+    return current_revision(engine) == head_revision()
 
 
 def check_schema(engine: Engine) -> None:

@@ -2,42 +2,81 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+Loc = tuple[int | str, ...]
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so Norway's code NO stays "NO"."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Yaml12Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), [_first]
+    )
 
 
 class DataFileError(ValueError):
     """A data file is unreadable or invalid; the message is `file:line: field: problem`."""
 
 
+@dataclass(frozen=True)
+class DataFile(Generic[M]):
+    """A validated model and where each of its parts stands in the file, for later checks."""
+
+    path: Path
+    model: M
+    lines: dict[Loc, int]
+
+    def error(self, loc: Loc, message: str) -> DataFileError:
+        """An error about the part at `loc` (keys and list positions), naming file and line."""
+        return _located(self.path, self.lines, loc, message)
+
+
+def _located(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> DataFileError:
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    return DataFileError(f"{path}:{_line_of(loc, lines)}: {field}: {message}")
+
+
 def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
     """Parse `path` and validate it as `model`."""
+    return load_data_file(path, model, context).model
+
+
+def load_data_file(
+    path: Path, model: type[M], context: dict[str, Any] | None = None
+) -> DataFile[M]:
+    """Parse `path`, validate it as `model`, and keep the line of every part."""
     text = _read(path)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Yaml12Loader)
+        data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise DataFileError(
-            f"{path}:{line}: not valid YAML ({getattr(error, 'problem', error)})"
-        ) from None
+        problem = getattr(error, "problem", None) or error
+        raise DataFileError(f"{path}:{line}: not valid YAML ({problem})") from None
     lines = _line_index(node) if node is not None else {}
     try:
-        return model.model_validate(data, context=context)
+        return DataFile(path, model.model_validate(data, context=context), lines)
     except ValidationError as error:
         problem = error.errors(include_url=False)[0]
-        loc = tuple(problem["loc"])
-        field = ".".join(str(part) for part in loc) or "(top level)"
         message = str(problem["msg"]).removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "is not a known field here"
-        raise DataFileError(f"{path}:{_line_of(loc, lines)}: {field}: {message}") from None
+        raise _located(path, lines, tuple(problem["loc"]), message) from None
 
 
 def _read(path: Path) -> str:
@@ -47,7 +86,7 @@ def _read(path: Path) -> str:
         raise DataFileError(f"{path}: cannot be read ({error.strerror})") from None
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+def _line_index(node: yaml.Node, path: Loc = ()) -> dict[Loc, int]:
     """The 1-based line where each path of keys and list positions starts."""
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
@@ -61,9 +100,8 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, 
     return lines
 
 
-def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    normalised = tuple(str(part) if not isinstance(part, int) else part for part in loc)
-    for end in range(len(normalised), -1, -1):
-        if normalised[:end] in lines:
-            return lines[normalised[:end]]
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
     return 1

@@ -45,8 +45,11 @@ class Settings(BaseSettings):
     tocsin_playbook: Path | None = None
     tocsin_directory: Path | None = None
     tocsin_timezone: str = "UTC"
+    tocsin_supportive_governments: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["US", "EU", "CA", "NO", "CH", "GB", "NL", "FI"]
+    )
 
-    @field_validator("matrix_allowed_inviters", mode="before")
+    @field_validator("matrix_allowed_inviters", "tocsin_supportive_governments", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

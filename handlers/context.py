@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,10 @@ class Services:
         """One unit of work: commit when the block ends normally, roll back on any error."""
         with self.sessions.begin() as session:
             yield session
+
+    def today(self) -> date:
+        """Today's date in the organisation's time zone."""
+        return self.clock().astimezone(self.tz).date()
 
     def country_name(self, code: str) -> str:
         """The readable name of a stored alpha-2 code."""

@@ -15,15 +15,16 @@ from bot.domain.commands import (
     ListCases,
     NewCase,
     ParsedCommand,
+    RouteAlert,
     ShowCase,
     parse_command,
     strip_prefix,
 )
 from bot.domain.messages import Message, error_message
-from bot.domain.views import help_message
+from bot.domain.views import help_message, routing_message
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
-from handlers.intake import new_case
+from handlers.intake import new_case, triage_alert
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def handle(command: Command, services: Services) -> Message:
         return error_message(str(error))
     except AlertError as error:
         usage = f" Usage: {USAGE_NEW}" if error.message == "is required" else ""
-        return error_message(f"Not opened: {error}.{usage}")
+        return error_message(f"Not accepted: {error}.{usage}")
     except Exception:
         incident = uuid.uuid4().hex[:8]
         # The command text may name a defender: log the incident id and place, not the text.
@@ -68,6 +69,8 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
     match parsed:
         case NewCase(alert=data):
             return new_case(data, actor=command.actor, place=command.place, services=services)
+        case RouteAlert(alert=data):
+            return routing_message(triage_alert(data, services))
         case ListCases(include_closed=include_closed):
             return list_cases(include_closed=include_closed, services=services)
         case ShowCase(code=code):

@@ -6,16 +6,24 @@ from typing import Any
 
 from bot.domain.alert import parse_alert
 from bot.domain.case import CaseView, Place
+from bot.domain.directory import Directory
 from bot.domain.messages import Message
 from bot.domain.triage import Triage, triage
 from bot.domain.views import case_opened
 from bot.store.cases import case_view, open_case
+from handlers.contacts import directory_for
 from handlers.context import Services
 
 
-def triage_alert(data: Any, services: Services) -> Triage:
-    """Validate and route an alert without storing anything (AlertError on bad input)."""
-    return triage(parse_alert(data, services.world.countries), services.world)
+def triage_alert(data: Any, services: Services, directory: Directory | None = None) -> Triage:
+    """Validate and route an alert without storing anything (AlertError on bad input).
+
+    The directory is read from the database unless one is given.
+    """
+    alert = parse_alert(data, services.world.countries)
+    if directory is None:
+        directory = directory_for(alert, services)
+    return triage(alert, services.world, directory, today=services.today())
 
 
 def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Services) -> CaseView:

@@ -15,6 +15,7 @@ USAGE_NEW = (
 )
 USAGE = {
     "new": USAGE_NEW,
+    "route": 'ua route country=HN threats=death_threat profiles=land summary="…"',
     "list": "ua list [all]",
     "show": "ua show UA-2026-0042",
     "help": "ua help [command]",
@@ -47,6 +48,13 @@ class NewCase:
 
 
 @dataclass(frozen=True)
+class RouteAlert:
+    """`ua route key=value …`: whom to engage and why, without opening a case."""
+
+    alert: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ListCases:
     """`ua list [all]`: open cases, or every case."""
 
@@ -67,7 +75,7 @@ class Help:
     topic: str | None = None
 
 
-ParsedCommand = NewCase | ListCases | ShowCase | Help
+ParsedCommand = NewCase | RouteAlert | ListCases | ShowCase | Help
 
 
 def strip_prefix(text: str) -> str | None:
@@ -87,6 +95,8 @@ def parse_command(words_text: str) -> ParsedCommand:
     verb, args = words[0].lower(), words[1:]
     if verb == "new":
         return NewCase(alert=parse_alert_words(args))
+    if verb == "route":
+        return RouteAlert(alert=parse_alert_words(args, summary_default="(routing only)"))
     if verb == "list":
         return _parse_list(args)
     if verb == "show":
@@ -153,9 +163,9 @@ _KEY_SPELLINGS = {"organization": "organisation", "threat": "threats", "profile"
 CONSENT_USES = ("government", "un_public", "media")
 
 
-def parse_alert_words(args: list[str]) -> dict[str, Any]:
+def parse_alert_words(args: list[str], summary_default: str | None = None) -> dict[str, Any]:
     """`key=value` words into the nested dict of the intake JSON (validated later)."""
-    alert: dict[str, Any] = {}
+    alert: dict[str, Any] = {} if summary_default is None else {"summary": summary_default}
     seen: set[str] = set()
     for word in args:
         key, value = _key_value(word)

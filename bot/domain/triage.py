@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from bot.domain.alert import Alert
 from bot.domain.checklist import StepPlan, build_checklist
+from bot.domain.directory import Directory
 from bot.domain.routing import Target, route
 from bot.domain.world import World
 
@@ -21,9 +23,11 @@ class Triage:
     checklist: list[StepPlan]
 
 
-def triage(alert: Alert, world: World) -> Triage:
+def triage(
+    alert: Alert, world: World, directory: Directory | None = None, *, today: date | None = None
+) -> Triage:
     """Route the alert and build its checklist."""
-    targets = route(alert, world)
+    targets = route(alert, world, directory, today=today)
     return Triage(
         alert=alert,
         country_name=world.countries.by_code(alert.country).name,

@@ -7,6 +7,8 @@ from datetime import datetime, tzinfo
 from bot.domain.case import CaseView, Disclosure, StepView
 from bot.domain.commands import USAGE
 from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
+from bot.domain.routing import Target
+from bot.domain.triage import Triage
 
 _STEP_MARKS = {"open": "[ ]", "done": "[x]", "skipped": "[-]", "blocked": "[!]"}
 
@@ -106,6 +108,7 @@ _HELP = {
     "new": "Open a case. Keys: country, threats, profiles, summary, occurred_on, severity, "
     "defender, organisation, gender, perpetrators, company, home_country, financiers, consent. "
     "Lists are comma-separated; quote values with spaces.",
+    "route": "Show whom to engage and why for an alert, without opening a case (same keys as new).",
     "list": "List open cases; 'ua list all' lists closed ones too.",
     "show": "Show a case: facts, targets with reasons, checklist.",
     "help": "Show this help, or the help of one command.",
@@ -120,3 +123,52 @@ def help_message(topic: str | None) -> Message:
     items = tuple(f"{USAGE[verb]} — {_HELP[verb]}" for verb in USAGE)
     lead = "Tocsin commands:" if topic is None else f"No command '{topic}'. Tocsin commands:"
     return Message(fallback=lead, blocks=(Heading(lead), Bullets(items)))
+
+
+_CATEGORY_TITLES = {
+    "un_special_procedure": "UN Special Procedures",
+    "un_reprisals": "UN reprisals",
+    "regional_body": "Regional human rights bodies",
+    "embassy": "Embassies",
+    "accountability_mechanism": "Accountability mechanisms",
+    "oecd_ncp": "OECD National Contact Points",
+    "emergency_support": "Emergency support",
+    "journalist_support": "Journalist support",
+}
+
+
+def routing_message(result: Triage) -> Message:
+    """`ua route …`: the targets grouped by category, each with its reason and contact."""
+    title = _triage_title(result)
+    blocks = (*_target_blocks(result), Note("Nothing was stored. Open the case with: ua new …"))
+    return Message(fallback=f"{title}: {len(result.targets)} targets", blocks=blocks)
+
+
+def triage_message(result: Triage) -> Message:
+    """`tocsin triage`: the targets by category, then the checklist the case would start with."""
+    steps = tuple(
+        f"{s.n}. {s.title} ({s.owner_role}, due in {s.due_in_minutes} min"
+        + (f", waiting for {s.gated_by})" if s.gated_by else ")")
+        for s in result.checklist
+    )
+    blocks = (*_target_blocks(result), Heading("Checklist"), Bullets(steps))
+    return Message(fallback=_triage_title(result), blocks=blocks)
+
+
+def _triage_title(result: Triage) -> str:
+    return f"Whom to engage: {result.country_name}, {result.alert.effective_severity.value}"
+
+
+def _target_blocks(result: Triage) -> list[Block]:
+    blocks: list[Block] = [Heading(_triage_title(result))]
+    for category, title_text in _CATEGORY_TITLES.items():
+        targets = [t for t in result.targets if t.category.value == category]
+        if targets:
+            blocks.append(Heading(f"{title_text} ({len(targets)})"))
+            blocks.append(Bullets(tuple(_target_line(t) for t in targets)))
+    return blocks
+
+
+def _target_line(target: Target) -> str:
+    line = f"{target.name} — {target.reason}"
+    return f"{line} Contact: {target.contact}" if target.contact else line

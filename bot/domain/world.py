@@ -1,7 +1,8 @@
-"""The world Tocsin routes against: countries and institutions, as validated plain data."""
+"""The world Tocsin routes against: countries, groups and institutions, as validated plain data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -10,7 +11,7 @@ from string import Formatter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.alert import Alert
-from bot.domain.countries import CountryIndex
+from bot.domain.countries import CountryIndex, normalise_name
 from bot.domain.vocabulary import Perpetrator, Profile, Threat
 
 
@@ -27,11 +28,19 @@ class TargetCategory(StrEnum):
     UN_REPRISALS = "un_reprisals"
 
 
-REASON_PLACEHOLDERS = frozenset({"country", "matched"})
+REASON_PLACEHOLDERS = frozenset({"country", "matched", "who"})
+Groups = Mapping[str, frozenset[str]]
 
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Sourced(_Data):
+    """A data file or list: where its facts come from and when they were checked."""
+
+    source: str = Field(min_length=1)
+    as_of: date
 
 
 class Condition(_Data):
@@ -42,6 +51,8 @@ class Condition(_Data):
     profiles: frozenset[Profile] | None = None
     perpetrators: frozenset[Perpetrator] | None = None
     company: bool | None = None
+    country_in: frozenset[str] | None = None
+    country_not_in: frozenset[str] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Condition:
@@ -49,8 +60,14 @@ class Condition(_Data):
             raise ValueError("a rule needs at least one condition (or always: true)")
         return self
 
-    def matched_terms(self, alert: Alert) -> list[str] | None:
+    def group_ids(self) -> frozenset[str]:
+        """Every country group the condition names, to check they exist."""
+        return (self.country_in or frozenset()) | (self.country_not_in or frozenset())
+
+    def matched_terms(self, alert: Alert, groups: Groups) -> list[str] | None:
         """The alert's terms that satisfy this condition, or None when it does not hold."""
+        if not self._country_fits(alert.country, groups):
+            return None
         terms: list[str] = []
         for wanted, present in (
             (self.threats, alert.threats),
@@ -63,11 +80,22 @@ class Condition(_Data):
             if not hits:
                 return None
             terms.extend(hits)
-        if self.company is not None:
-            has_company = bool(alert.business and alert.business.company)
-            if has_company != self.company:
-                return None
+        if self.company is not None and has_company(alert) != self.company:
+            return None
         return terms
+
+    def _country_fits(self, country: str, groups: Groups) -> bool:
+        if self.country_in is not None and not any(country in groups[g] for g in self.country_in):
+            return False
+        return not (
+            self.country_not_in is not None
+            and any(country in groups[g] for g in self.country_not_in)
+        )
+
+
+def has_company(alert: Alert) -> bool:
+    """Whether a company or a company's home state is named."""
+    return bool(alert.business and (alert.business.company or alert.business.home_country))
 
 
 class Rule(_Data):
@@ -89,14 +117,25 @@ class Rule(_Data):
         return reason
 
 
-class Mandate(_Data):
-    """A UN mechanism (Special Procedure, reprisals official, agency) and when it applies."""
+class Institution(_Data):
+    """A body to engage and the rules that bring it in; the first matching rule gives the reason."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     category: TargetCategory
     name: str = Field(min_length=1)
     email: str | None = None
+    channel: str | None = None
+    note: str | None = None
     rules: tuple[Rule, ...] = Field(min_length=1)
+
+
+class ContextBody(_Data):
+    """A body listed for context only: it has no protection channel and is never a target."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    group: str | None = None
+    note: str
 
 
 class Submission(_Data):
@@ -109,22 +148,94 @@ class Submission(_Data):
     general_mailbox_confirmed: bool = False
 
 
-class MandateList(_Data):
-    """The UN mandates file: sourced, dated, with unique ids."""
+class CountryGroup(_Sourced):
+    """A membership list: OAS, African Charter parties, EU, Escazú parties…"""
 
-    source: str = Field(min_length=1)
-    as_of: date
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    note: str | None = None
+    members: frozenset[str] = Field(min_length=1)
+
+
+class GroupList(_Sourced):
+    """country_groups.yaml."""
+
+    groups: tuple[CountryGroup, ...]
+
+
+class MandateList(_Sourced):
+    """un_mandates.yaml: the UN mandates and how submissions reach them."""
+
     submission: Submission
-    mandates: tuple[Mandate, ...]
+    mandates: tuple[Institution, ...]
+
+
+class RegionalBodyList(_Sourced):
+    """regional_bodies.yaml: bodies that apply by membership, and context-only ones."""
+
+    bodies: tuple[Institution, ...]
+    context_only: tuple[ContextBody, ...] = ()
+
+
+class SupportList(_Sourced):
+    """support.yaml: emergency funds, protection programmes and journalist organisations."""
+
+    organisations: tuple[Institution, ...]
+
+
+class Mechanism(_Data):
+    """A development bank's accountability mechanism and the names its financiers go by."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    financier: str
+    aliases: tuple[str, ...] = Field(min_length=1)
+    note: str | None = None
+
+
+class MechanismList(_Sourced):
+    """mechanisms.yaml; an alias may name one mechanism only."""
+
+    mechanisms: tuple[Mechanism, ...]
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> MandateList:
-        seen: set[str] = set()
-        for mandate in self.mandates:
-            if mandate.id in seen:
-                raise ValueError(f"duplicate mandate id '{mandate.id}'")
-            seen.add(mandate.id)
+    def _unique_aliases(self) -> MechanismList:
+        seen: dict[str, str] = {}
+        for mechanism in self.mechanisms:
+            for alias in mechanism.aliases:
+                key = normalise_name(alias)
+                if key in seen and seen[key] != mechanism.id:
+                    raise ValueError(
+                        f"financier '{alias}' names both {seen[key]} and {mechanism.id}"
+                    )
+                seen[key] = mechanism.id
         return self
+
+    def by_financier(self, financier: str) -> Mechanism | None:
+        """The mechanism for a financier's name, in any of its listed spellings."""
+        key = normalise_name(financier)
+        for mechanism in self.mechanisms:
+            if any(normalise_name(alias) == key for alias in mechanism.aliases):
+                return mechanism
+        return None
+
+
+class Government(_Data):
+    """A government with public guidelines on defenders, and where it has no mission."""
+
+    id: str = Field(pattern=r"^[A-Z]{2}$")
+    name: str
+    mission: str
+    guideline: str
+    home: str | None = None
+    home_group: str | None = None
+    follows_eu_guidelines: bool = False
+
+
+class GovernmentList(_Sourced):
+    """governments.yaml."""
+
+    governments: tuple[Government, ...]
 
 
 @dataclass(frozen=True)
@@ -132,4 +243,18 @@ class World:
     """Everything routing needs to know about the world, loaded once at start."""
 
     countries: CountryIndex
+    groups: Mapping[str, frozenset[str]]
     un: MandateList
+    regional: RegionalBodyList
+    support: SupportList
+    mechanisms: MechanismList
+    governments: tuple[Government, ...]
+    supportive: tuple[str, ...]
+
+    def in_group(self, country: str, group: str) -> bool:
+        """Whether the country belongs to the group (OAS, EU, …)."""
+        return country in self.groups[group]
+
+    def government(self, government_id: str) -> Government:
+        """The government with this id (KeyError when unknown)."""
+        return {g.id: g for g in self.governments}[government_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -49,6 +50,14 @@ def _is_memory(dbapi_connection: Any) -> bool:
     rows = cursor.execute("PRAGMA database_list").fetchall()
     cursor.close()
     return any(row[1] == "main" and not row[2] for row in rows)
+
+
+def sqlite_file_missing(engine: Engine) -> bool:
+    """Whether the engine is SQLite on a file that does not exist (connecting would create it)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return False
+    return not Path(database).exists()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

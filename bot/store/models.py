@@ -197,6 +197,32 @@ class Destination(Base):
     created_at: Mapped[datetime]
 
 
+class Contact(Base):
+    """A person or desk in the organisation's directory (staff of an embassy, a mandate, a fund)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint(
+            "institution", "government", "country", "identity", name="uq_contacts_identity"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution: Mapped[str] = mapped_column(String(100), index=True)
+    government: Mapped[str] = mapped_column(String(2), default="")
+    country: Mapped[str] = mapped_column(String(2), default="", index=True)
+    # The email, or the name and role when there is no email: what makes a contact the same one.
+    identity: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    secure_channel: Mapped[str | None] = mapped_column(String(200))
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    verified_on: Mapped[date | None]
+    updated_at: Mapped[datetime]
+
+
 class AuditEvent(Base):
     """An append-only record of a change: who, when, what, from where."""
 

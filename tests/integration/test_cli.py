@@ -70,7 +70,7 @@ def test_triage_json_has_the_stable_shape(workdir: Path) -> None:
 def test_triage_reads_standard_input(workdir: Path) -> None:
     result = tocsin(workdir, "triage", "-", stdin=json.dumps(ALERT))
     assert result.returncode == 0, result.stderr
-    assert "Triage: Honduras, high" in result.stdout
+    assert "Whom to engage: Honduras, high" in result.stdout
 
 
 def test_alert_new_stores_the_case_and_prints_its_code(workdir: Path) -> None:

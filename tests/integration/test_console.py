@@ -46,8 +46,8 @@ async def test_the_console_never_shows_the_defenders_name(services: Services) ->
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("ua new country=Atlantis threats=raid summary=x", "! Not opened: country: 'Atlantis'"),
-        ("ua new country=HN summary=x", "! Not opened: threats: is required. Usage: ua new"),
+        ("ua new country=Atlantis threats=raid summary=x", "! Not accepted: country: 'Atlantis'"),
+        ("ua new country=HN summary=x", "! Not accepted: threats: is required. Usage: ua new"),
         ("ua show UA-2026-0099", "! No case UA-2026-0099"),
         ("ua dance", "! Unknown command 'dance'"),
         ("hello there", "! Commands start with 'ua'"),
@@ -78,3 +78,16 @@ async def test_an_unexpected_failure_is_reported_without_a_traceback(
 async def test_blank_lines_comments_and_quit(services: Services) -> None:
     out = await converse(services, "", "# a comment", "quit", "ua list")
     assert out == ""
+
+
+async def test_ua_route_groups_targets_by_category_and_stores_nothing(services: Services) -> None:
+    out = await converse(
+        services,
+        "ua route country=CO threats=death_threat profiles=indigenous",
+        "ua list",
+    )
+    assert out.startswith("Whom to engage: Colombia, critical")
+    assert "Regional human rights bodies (2)" in out
+    assert "Inter-American Commission on Human Rights (IACHR) — Colombia is an OAS member" in out
+    assert "Embassies (8)" in out and "ambassador-level engagement" in out
+    assert "Nothing was stored" in out and "No open cases." in out

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import inspect
 
-from alembic import command
 from bot.store.db import create_database_engine
 from bot.store.migrate import alembic_config, upgrade_to_head
 

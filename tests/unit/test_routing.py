@@ -1,4 +1,7 @@
-"""UN mandates are chosen by threat and profile, each with a reason to paste."""
+"""Routing: from an alert to every institution to engage, each present or absent for a reason.
+
+Each row is a fictional alert; `present` and `absent` are parts of target names.
+"""
 
 from __future__ import annotations
 
@@ -7,94 +10,382 @@ from typing import Any
 import pytest
 
 from bot.domain.alert import parse_alert
-from bot.domain.routing import route
-from bot.domain.world import World
+from bot.domain.routing import Target, route
+from bot.domain.world import TargetCategory, World
 
-SR_DEFENDERS = "Special Rapporteur on the situation of human rights defenders"
+SRD = "Special Rapporteur on the situation of human rights defenders"
+EXPRESSION = "freedom of opinion and expression"
+ASSEMBLY = "peaceful assembly and of association"
+JUDGES = "independence of judges and lawyers"
 WGAD = "Working Group on Arbitrary Detention"
-WGEID = "Working Group on Enforced or Involuntary Disappearances"
-SR_EXPRESSION = "Special Rapporteur on the promotion and protection of the right to freedom of opinion and expression"
-SR_EXECUTIONS = "Special Rapporteur on extrajudicial, summary or arbitrary executions"
-WG_BUSINESS = "Working Group on the issue of human rights and transnational corporations and other business enterprises"
+WGEID = "Enforced or Involuntary Disappearances"
+TORTURE = "Special Rapporteur on torture"
+EXECUTIONS = "extrajudicial, summary or arbitrary executions"
+INDIGENOUS = "rights of Indigenous Peoples"
+ENVIRONMENT = "clean, healthy and sustainable environment"
+VAW = "violence against women and girls"
+SOGI = "sexual orientation and gender identity"
+BUSINESS = "transnational corporations"
+PRIVACY = "right to privacy"
+COUNTER_TERRORISM = "while countering terrorism"
+REPRISALS = "senior official on reprisals"
+UNESCO = "UNESCO"
+IACHR = "Inter-American Commission"
+ACHPR = "African Commission"
+COE = "Council of Europe Commissioner"
+ODIHR = "ODIHR"
+ESCAZU = "Escazú"
+EU_DELEGATION = "Delegation of the European Union"
+US_EMBASSY = "Embassy of the United States"
+CA_EMBASSY = "Embassy of Canada"
+NO_EMBASSY = "Embassy of Norway"
+CH_EMBASSY = "Embassy of Switzerland"
+UK_EMBASSY = "British Embassy"
+NL_EMBASSY = "Embassy of the Netherlands"
+FI_EMBASSY = "Embassy of Finland"
+CAO = "Compliance Advisor Ombudsman"
+WORLD_BANK = "World Bank Accountability Mechanism"
+MICI = "(MICI)"
+NCP = "National Contact Point"
+FLD = "Front Line Defenders"
+UAF = "Urgent Action Fund"
+CPJ = "Committee to Protect Journalists"
+RSF = "Reporters Without Borders"
+NEVER = ["ASEAN", "Arab Human Rights Committee"]
+REGIONAL = [IACHR, ACHPR, COE, ODIHR, ESCAZU]
+
+CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
+    (
+        "detained journalist in Honduras",
+        {"country": "HN", "threats": ["arbitrary_detention"], "profiles": ["journalist"]},
+        [SRD, EXPRESSION, WGAD, IACHR, EU_DELEGATION, CA_EMBASSY, US_EMBASSY, CPJ, RSF, FLD],
+        [ACHPR, COE, ODIHR, ESCAZU, UNESCO, EXECUTIONS, NCP],
+    ),
+    (
+        "land defender threatened in Venezuela, which withdrew from the OAS",
+        {"country": "VE", "threats": ["death_threat"], "profiles": ["land"]},
+        [IACHR, EXECUTIONS, ENVIRONMENT],
+        [ESCAZU, COE, ODIHR],
+    ),
+    (
+        "environmental defender killed in Nicaragua, an Escazú party that left the OAS",
+        {"country": "NI", "threats": ["killing"], "profiles": ["environmental"]},
+        [IACHR, ESCAZU, EXECUTIONS, ENVIRONMENT],
+        [UNESCO],
+    ),
+    (
+        "journalist detained in Morocco, the one AU member outside the African Charter",
+        {"country": "MA", "threats": ["arbitrary_detention"], "profiles": ["journalist"]},
+        [WGAD, EU_DELEGATION, CPJ],
+        [ACHPR, IACHR, COE],
+    ),
+    (
+        "defender attacked in Algeria",
+        {"country": "DZ", "threats": ["physical_attack"]},
+        [ACHPR, EU_DELEGATION],
+        [IACHR, COE, ODIHR],
+    ),
+    (
+        "lawyer harassed in Russia, no longer in the Council of Europe",
+        {"country": "RU", "threats": ["judicial_harassment"], "profiles": ["lawyer"]},
+        [ODIHR, JUDGES, EU_DELEGATION, US_EMBASSY],
+        [COE, ACHPR, WGAD],
+    ),
+    (
+        "journalist detained in Türkiye",
+        {"country": "Turkey", "threats": ["arbitrary_detention"], "profiles": ["journalist"]},
+        [COE, ODIHR, EU_DELEGATION, WGAD, EXPRESSION],
+        [IACHR],
+    ),
+    (
+        "LGBTI defender smeared in Hungary, an EU member",
+        {"country": "HU", "threats": ["smear_campaign"], "profiles": ["lgbti"]},
+        [COE, ODIHR, SOGI, US_EMBASSY, CA_EMBASSY, NO_EMBASSY, CH_EMBASSY, UK_EMBASSY, UAF],
+        [EU_DELEGATION, NL_EMBASSY, FI_EMBASSY],
+    ),
+    (
+        "defender raided in the Netherlands",
+        {"country": "Netherlands", "threats": ["raid"]},
+        [COE, ODIHR, US_EMBASSY],
+        [NL_EMBASSY, EU_DELEGATION, FI_EMBASSY],
+    ),
+    (
+        "protester beaten in the United States",
+        {"country": "USA", "threats": ["physical_attack", "protest_crackdown"]},
+        [IACHR, ODIHR, ASSEMBLY, CA_EMBASSY, EU_DELEGATION],
+        [US_EMBASSY, COE],
+    ),
+    (
+        "indigenous defender threatened in Canada",
+        {"country": "CA", "threats": ["death_threat"], "profiles": ["indigenous"]},
+        [IACHR, ODIHR, INDIGENOUS, EXECUTIONS],
+        [CA_EMBASSY, ESCAZU],
+    ),
+    (
+        "student under surveillance in the United Kingdom",
+        {"country": "United Kingdom", "threats": ["surveillance"], "profiles": ["student"]},
+        [COE, ODIHR, PRIVACY, EU_DELEGATION],
+        [UK_EMBASSY],
+    ),
+    (
+        "defender harassed online in Norway",
+        {"country": "Norway", "threats": ["online_harassment"]},
+        [COE, EXPRESSION, EU_DELEGATION],
+        [NO_EMBASSY],
+    ),
+    (
+        "defender with a travel ban in Switzerland",
+        {"country": "CH", "threats": ["travel_ban"]},
+        [COE, ODIHR],
+        [CH_EMBASSY],
+    ),
+    (
+        "environmental defender killed in Brazil, an Escazú signatory but not a party",
+        {"country": "Brasil", "threats": ["killing"], "profiles": ["environmental"]},
+        [IACHR, EXECUTIONS, ENVIRONMENT],
+        [ESCAZU],
+    ),
+    (
+        "indigenous defender threatened in Costa Rica, an Escazú signatory",
+        {"country": "CR", "threats": ["death_threat"], "profiles": ["indigenous"]},
+        [IACHR, INDIGENOUS],
+        [ESCAZU],
+    ),
+    (
+        "indigenous defender threatened in Colombia, an Escazú party",
+        {"country": "Colombia", "threats": ["death_threat"], "profiles": ["indigenous"]},
+        [IACHR, ESCAZU, INDIGENOUS, EXECUTIONS],
+        [ACHPR],
+    ),
+    (
+        "journalist killed in Mexico",
+        {"country": "México", "threats": ["killing"], "profiles": ["journalist"]},
+        [UNESCO, EXECUTIONS, EXPRESSION, CPJ, RSF, IACHR],
+        [ESCAZU, WGAD],
+    ),
+    (
+        "activist under surveillance in the Philippines, an ASEAN member",
+        {"country": "PH", "threats": ["surveillance"]},
+        [PRIVACY, EU_DELEGATION, US_EMBASSY],
+        [*REGIONAL, *NEVER],
+    ),
+    (
+        "woman defender banned from travel in Saudi Arabia",
+        {"country": "SA", "threats": ["travel_ban"], "profiles": ["woman"]},
+        [UAF, EU_DELEGATION],
+        [*REGIONAL, *NEVER, VAW],
+    ),
+    (
+        "defender facing counter-terrorism charges in China",
+        {"country": "CN", "threats": ["counter_terrorism_charges"]},
+        [COUNTER_TERRORISM],
+        [*REGIONAL, WGAD],
+    ),
+    (
+        "environmental defender threatened over an IFC-financed Canadian mine in Kenya",
+        {
+            "country": "KE",
+            "threats": ["death_threat"],
+            "profiles": ["environmental"],
+            "business": {
+                "company": "Example Mining Ltd",
+                "home_country": "CA",
+                "financiers": ["IFC"],
+            },
+        },
+        [ACHPR, CAO, BUSINESS, "National Contact Point of Canada"],
+        ["National Contact Point of Kenya", WORLD_BANK, ESCAZU],
+    ),
+    (
+        "land defender harassed over an IDB Invest project in Peru",
+        {
+            "country": "PE",
+            "threats": ["judicial_harassment"],
+            "profiles": ["land"],
+            "business": {"company": "Ejemplo Energía", "financiers": ["IDB Invest"]},
+        },
+        [IACHR, MICI, "National Contact Point of Peru", BUSINESS],
+        [ESCAZU, CAO],
+    ),
+    (
+        "defender disappeared in Uzbekistan",
+        {"country": "UZ", "threats": ["enforced_disappearance"]},
+        [WGEID, ODIHR],
+        [COE, ACHPR],
+    ),
+    (
+        "protest crackdown in Belarus, an OSCE state outside the Council of Europe",
+        {"country": "BY", "threats": ["protest_crackdown", "arbitrary_detention"]},
+        [ODIHR, ASSEMBLY, WGAD],
+        [COE],
+    ),
+    (
+        "trade unionist attacked in Ukraine",
+        {"country": "UA", "threats": ["physical_attack"], "profiles": ["trade_unionist"]},
+        [COE, ODIHR, ASSEMBLY, EU_DELEGATION],
+        [IACHR],
+    ),
+    (
+        "reprisal for cooperating with the UN in Egypt",
+        {"country": "EG", "threats": ["reprisal_for_cooperation", "travel_ban"]},
+        [REPRISALS, ACHPR],
+        [COE, ODIHR],
+    ),
+    (
+        "journalist abducted by state agents in Bangladesh",
+        {
+            "country": "BD",
+            "threats": ["abduction"],
+            "profiles": ["journalist"],
+            "perpetrators": ["state"],
+        },
+        [WGEID, EXPRESSION, CPJ],
+        [*REGIONAL],
+    ),
+    (
+        "journalist abducted by a criminal group in Honduras",
+        {
+            "country": "HN",
+            "threats": ["abduction"],
+            "profiles": ["journalist"],
+            "perpetrators": ["non_state"],
+        },
+        [IACHR, EXPRESSION],
+        [WGEID],
+    ),
+    (
+        "lawyer tortured in India",
+        {"country": "IN", "threats": ["torture"], "profiles": ["lawyer"]},
+        [TORTURE, JUDGES],
+        [*REGIONAL, *NEVER],
+    ),
+    (
+        "woman defender sexually assaulted in Ivory Coast",
+        {"country": "Ivory Coast", "threats": ["sexual_violence"], "profiles": ["woman"]},
+        [ACHPR, VAW, UAF],
+        [IACHR],
+    ),
+    (
+        "same case spelled Cote d'Ivoire",
+        {"country": "Cote d'Ivoire", "threats": ["sexual_violence"], "profiles": ["woman"]},
+        [ACHPR, VAW, UAF],
+        [IACHR],
+    ),
+    (
+        "World Bank named twice over, and IBRD: one mechanism",
+        {
+            "country": "GT",
+            "threats": ["death_threat"],
+            "profiles": ["environmental"],
+            "business": {"financiers": ["world bank", "IBRD", "International Finance Corporation"]},
+        },
+        [WORLD_BANK, CAO, IACHR],
+        [ESCAZU, MICI],
+    ),
+    (
+        "Chinese company in Honduras: neither state adheres to the OECD Guidelines",
+        {
+            "country": "HN",
+            "threats": ["raid"],
+            "business": {"company": "Example Hydro", "home_country": "CN"},
+        },
+        [BUSINESS],
+        [NCP],
+    ),
+    (
+        "environmental defender threatened in Argentina, an Escazú party",
+        {"country": "AR", "threats": ["death_threat"], "profiles": ["environmental"]},
+        [ESCAZU, IACHR],
+        [ACHPR],
+    ),
+    (
+        "Russia spelled as ISO writes it",
+        {"country": "Russian Federation", "threats": ["raid"]},
+        [ODIHR],
+        [COE],
+    ),
+]
 
 
-def names(world: World, **alert: Any) -> list[str]:
-    data = {"country": "HN", "summary": "fictional test case", **alert}
-    return [t.name for t in route(parse_alert(data, world.countries), world)]
+def targets_for(world: World, alert: dict[str, Any]) -> list[Target]:
+    data = {"summary": "fictional test case", **alert}
+    return route(parse_alert(data, world.countries), world)
 
 
-def test_detained_journalist_in_honduras_goes_to_wgad_and_expression(world: World) -> None:
-    got = names(world, threats=["arbitrary_detention"], profiles=["journalist"])
-    assert got == [SR_DEFENDERS, SR_EXPRESSION, WGAD]
-
-
-def test_every_alert_goes_to_the_sr_on_defenders_with_the_country_in_the_reason(
-    world: World,
+@pytest.mark.parametrize(("case", "alert", "present", "absent"), CASES, ids=[c[0] for c in CASES])
+def test_routing_table(
+    world: World, case: str, alert: dict[str, Any], present: list[str], absent: list[str]
 ) -> None:
-    alert = parse_alert(
-        {"country": "KE", "threats": ["surveillance"], "summary": "x"}, world.countries
+    names = [t.name for t in targets_for(world, alert)]
+    joined = " | ".join(names)
+    assert names[0] == SRD
+    for part in present:
+        assert part in joined, f"{case}: expected {part!r}"
+    for part in absent:
+        assert part not in joined, f"{case}: did not expect {part!r}"
+    assert len(names) == len(set(names)), f"{case}: a target is listed twice"
+
+
+def test_the_table_covers_at_least_thirty_alerts() -> None:
+    assert len(CASES) >= 30
+
+
+def test_every_target_has_a_reason_and_a_contact_or_how_to_add_one(world: World) -> None:
+    for _, alert, _, _ in CASES:
+        for target in targets_for(world, alert):
+            assert target.reason.endswith((".", ")")), target
+            assert target.contact, target
+
+
+def test_iachr_reason_names_the_country_the_profile_and_the_risk(world: World) -> None:
+    alert = {"country": "HN", "threats": ["arbitrary_detention"], "profiles": ["journalist"]}
+    iachr = next(t for t in targets_for(world, alert) if IACHR in t.name)
+    assert iachr.category is TargetCategory.REGIONAL_BODY
+    assert iachr.reason.startswith(
+        "Honduras is an OAS member; a journalist faces arbitrary detention, a serious and urgent risk"
     )
-    first = route(alert, world)[0]
-    assert first.name == SR_DEFENDERS
-    assert "Kenya" in first.reason
-    assert first.contact is not None and "hrc-sr-defenders@un.org" in first.contact
+    assert "precautionary measures" in iachr.reason
 
 
-def test_abduction_goes_to_wgeid_only_when_state_agents_are_behind_it(world: World) -> None:
-    assert WGEID in names(world, threats=["abduction"], perpetrators=["state"])
-    assert WGEID not in names(world, threats=["abduction"], perpetrators=["non_state"])
-    assert WGEID not in names(world, threats=["abduction"])
+def test_embassies_cite_the_governments_guidelines(world: World) -> None:
+    alert = {"country": "GT", "threats": ["raid"]}
+    canada = next(t for t in targets_for(world, alert) if CA_EMBASSY in t.name)
+    assert canada.category is TargetCategory.EMBASSY
+    assert '"Voices at Risk" (2019)' in canada.reason
+    assert "tocsin contacts import" in (canada.contact or "")
 
 
-def test_company_involvement_brings_in_the_business_working_group(world: World) -> None:
-    assert WG_BUSINESS in names(
-        world, threats=["death_threat"], business={"company": "Example Mining"}
+def test_critical_case_in_a_most_dangerous_country_asks_for_the_ambassador(world: World) -> None:
+    critical = {"country": "CO", "threats": ["death_threat"]}
+    high = {"country": "CO", "threats": ["arbitrary_detention"]}
+    elsewhere = {"country": "KE", "threats": ["death_threat"]}
+    assert (
+        "ambassador-level"
+        in next(t for t in targets_for(world, critical) if t.category == "embassy").reason
     )
-    assert WG_BUSINESS not in names(
-        world, threats=["death_threat"], business={"financiers": ["IFC"]}
+    assert (
+        "ambassador-level"
+        not in next(t for t in targets_for(world, high) if t.category == "embassy").reason
+    )
+    assert (
+        "ambassador-level"
+        not in next(t for t in targets_for(world, elsewhere) if t.category == "embassy").reason
     )
 
 
-def test_a_reason_says_what_matched(world: World) -> None:
-    alert = parse_alert(
-        {"country": "CO", "threats": ["death_threat"], "profiles": ["land"], "summary": "x"},
-        world.countries,
-    )
-    reasons = {t.name: t.reason for t in route(alert, world)}
-    assert "death threat" in reasons[SR_EXECUTIONS]
+def test_supportive_governments_come_from_the_setting(world: World) -> None:
+    from dataclasses import replace
 
-
-@pytest.mark.parametrize(
-    ("alert", "present", "absent"),
-    [
-        ({"threats": ["torture"]}, "Special Rapporteur on torture", WGAD),
-        ({"threats": ["counter_terrorism_charges"]}, "while countering terrorism", WGAD),
-        ({"threats": ["reprisal_for_cooperation"]}, "senior official on reprisals", WGAD),
-        ({"threats": ["killing"], "profiles": ["journalist"]}, "UNESCO Director-General", WGAD),
-        ({"threats": ["killing"], "profiles": ["lawyer"]}, "independence of judges", "UNESCO"),
-        ({"threats": ["protest_crackdown"]}, "peaceful assembly", SR_EXPRESSION),
-        ({"threats": ["sexual_violence"], "profiles": ["woman"]}, "violence against women", WGAD),
-        (
-            {"threats": ["surveillance"], "profiles": ["woman"]},
-            "right to privacy",
-            "violence against women",
-        ),
-        (
-            {"threats": ["raid"], "profiles": ["lgbti"]},
-            "sexual orientation and gender identity",
-            WGAD,
-        ),
-        ({"threats": ["raid"], "profiles": ["indigenous"]}, "Indigenous Peoples", WGAD),
-    ],
-)
-def test_thematic_mandates_follow_the_reference_table(
-    world: World, alert: dict[str, Any], present: str, absent: str
-) -> None:
-    got = " | ".join(names(world, **alert))
-    assert present in got
-    assert absent not in got
+    only_two = replace(world, supportive=("CA", "CH"))
+    alert = parse_alert({"country": "HN", "threats": ["raid"], "summary": "x"}, world.countries)
+    embassies = [t.name for t in route(alert, only_two) if t.category is TargetCategory.EMBASSY]
+    assert embassies == ["Embassy of Canada in Honduras", "Embassy of Switzerland in Honduras"]
 
 
 def test_routing_is_deterministic(world: World) -> None:
-    alert = {"threats": ["torture", "arbitrary_detention"], "profiles": ["lawyer", "woman"]}
-    assert names(world, **alert) == names(world, **alert)
+    alert = {
+        "country": "PE",
+        "threats": ["torture", "arbitrary_detention"],
+        "profiles": ["lawyer", "woman"],
+    }
+    assert targets_for(world, alert) == targets_for(world, alert)
