@@ -24,6 +24,7 @@ from bot.domain.triage import triage
 from bot.store.contacts import import_contacts
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
+from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services, utc_now
 from handlers.intake import triage_alert
@@ -109,6 +110,7 @@ def report(label: str, samples: list[float]) -> bool:
 
 def main() -> int:
     world = load_world()
+    playbook = load_playbook(world)
     contacts = directory_of(500)
     directory = Directory.of(contacts)
     today = date(2026, 11, 27)
@@ -116,14 +118,16 @@ def main() -> int:
 
     parse_only = cpu_ms(lambda d: parse_alert(d, world.countries), data, ROUNDS)
     pure = cpu_ms(
-        lambda d: triage(parse_alert(d, world.countries), world, directory, today=today),
+        lambda d: triage(parse_alert(d, world.countries), world, playbook, directory, today=today),
         data,
         ROUNDS,
     )
     with tempfile.TemporaryDirectory() as folder:
         engine = create_database_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
         upgrade_to_head(engine)
-        services = Services(sessions=session_factory(engine), world=world, tz=ZoneInfo("UTC"))
+        services = Services(
+            sessions=session_factory(engine), world=world, playbook=playbook, tz=ZoneInfo("UTC")
+        )
         with services.transaction() as session:
             import_contacts(session=session, contacts=contacts, now=utc_now())
         handler = cpu_ms(lambda d: triage_alert(d, services), data, ROUNDS // 4)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from bot.connectors.console.connector import ConsoleConnector
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import current_revision, head_revision
+from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
 from handlers.context import Services
@@ -40,7 +41,10 @@ def build_application(settings: Settings, *, require_schema: bool = True) -> App
     engine = create_database_engine(settings.database_url)
     if require_schema:
         check_schema(engine)
-    services = Services(sessions=session_factory(engine), world=world, tz=settings.timezone)
+    playbook = load_playbook(world, settings.tocsin_playbook)
+    services = Services(
+        sessions=session_factory(engine), world=world, playbook=playbook, tz=settings.timezone
+    )
     return Application(engine=engine, services=services)
 
 

@@ -26,7 +26,7 @@ from config.datafile import DataFile, DataFileError, Loc, load_data_file, load_m
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SUPPORTIVE_GOVERNMENTS = ("US", "EU", "CA", "NO", "CH", "GB", "NL", "FI")
 # Groups routing itself relies on, beyond those the data files' rules name.
-REQUIRED_GROUPS = ("eu", "oecd_guidelines", "most_dangerous")
+REQUIRED_GROUPS = ("eu", "oecd_guidelines", "most_dangerous", "deteriorating")
 
 
 @cache

@@ -30,4 +30,4 @@ def show_case(code: str, *, place: Place, services: Services) -> Message:
             detail=True,
             with_identity=disclosure is Disclosure.FULL,
         )
-    return case_detail(view, services.tz, disclosure)
+    return case_detail(view, services.zone_for(place), disclosure)

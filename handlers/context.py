@@ -6,10 +6,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.case import Place
+from bot.domain.playbook import Playbook
 from bot.domain.world import World
+from bot.store.destinations import destination_timezone
 
 
 def utc_now() -> datetime:
@@ -23,6 +27,7 @@ class Services:
 
     sessions: sessionmaker[Session]
     world: World
+    playbook: Playbook
     tz: tzinfo
     clock: Callable[[], datetime] = utc_now
 
@@ -31,6 +36,15 @@ class Services:
         """One unit of work: commit when the block ends normally, roll back on any error."""
         with self.sessions.begin() as session:
             yield session
+
+    def zone_for(self, place: Place) -> tzinfo:
+        """The time zone to show times in at this place: its own, else the organisation's."""
+        with self.transaction() as session:
+            name = destination_timezone(session=session, place=place)
+        try:
+            return ZoneInfo(name) if name else self.tz
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.tz
 
     def today(self) -> date:
         """Today's date in the organisation's time zone."""

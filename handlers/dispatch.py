@@ -10,21 +10,28 @@ from bot.domain.alert import AlertError
 from bot.domain.case import Place
 from bot.domain.commands import (
     USAGE_NEW,
+    CaseChange,
     CommandError,
     Help,
     ListCases,
     NewCase,
     ParsedCommand,
+    RecordReply,
     RouteAlert,
+    SetConsent,
     ShowCase,
+    StepChange,
     parse_command,
     strip_prefix,
 )
+from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.views import help_message, routing_message
+from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
 from handlers.intake import new_case, triage_alert
+from handlers.steps import change_step
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ def handle(command: Command, services: Services) -> Message:
     """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
     try:
         return _run(parse_command(command.text), command, services)
-    except CommandError as error:
+    except (CommandError, TransitionError) as error:
         return error_message(str(error))
     except AlertError as error:
         usage = f" Usage: {USAGE_NEW}" if error.message == "is required" else ""
@@ -77,4 +84,12 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return show_case(code, place=command.place, services=services)
         case Help(topic=topic):
             return help_message(topic)
+        case StepChange():
+            return change_step(parsed, actor=command.actor, place=command.place, services=services)
+        case CaseChange():
+            return change_case(parsed, actor=command.actor, place=command.place, services=services)
+        case SetConsent():
+            return set_consent(parsed, actor=command.actor, place=command.place, services=services)
+        case RecordReply():
+            return record_reply(parsed, actor=command.actor, place=command.place, services=services)
     raise AssertionError(f"unhandled command {parsed!r}")

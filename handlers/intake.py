@@ -23,7 +23,7 @@ def triage_alert(data: Any, services: Services, directory: Directory | None = No
     alert = parse_alert(data, services.world.countries)
     if directory is None:
         directory = directory_for(alert, services)
-    return triage(alert, services.world, directory, today=services.today())
+    return triage(alert, services.world, services.playbook, directory, today=services.today())
 
 
 def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Services) -> CaseView:
@@ -44,4 +44,4 @@ def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Servi
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
     """`ua new …`: open the case and reply with its code and first step."""
     view = open_case_from_alert(data, actor=actor, place=place, services=services)
-    return case_opened(view, services.tz)
+    return case_opened(view, services.zone_for(place))

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import sessionmaker
 
+from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, normalise_database_url
 from bot.store.migrate import upgrade_to_head
+from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
 
@@ -67,6 +69,11 @@ def world() -> World:
     return load_world()
 
 
+@pytest.fixture(scope="session")
+def playbook(world: World) -> Playbook:
+    return load_playbook(world)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def migrated_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -111,14 +118,22 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def services(migrated_engine: Engine, world: World, clock: FrozenClock) -> Iterator[Services]:
+def services(
+    migrated_engine: Engine, world: World, playbook: Playbook, clock: FrozenClock
+) -> Iterator[Services]:
     """Handler services on a transaction that is rolled back after the test."""
     connection = migrated_engine.connect()
     outer = connection.begin()
     sessions = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
-    yield Services(sessions=sessions, world=world, tz=ZoneInfo("America/Tegucigalpa"), clock=clock)
+    yield Services(
+        sessions=sessions,
+        world=world,
+        playbook=playbook,
+        tz=ZoneInfo("America/Tegucigalpa"),
+        clock=clock,
+    )
     outer.rollback()
     connection.close()
 

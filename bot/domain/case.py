@@ -42,6 +42,7 @@ class TargetView:
     reason: str
     contact: str | None
     status: str
+    reply: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class StepView:
     status: str
     due_at: datetime
     gated_by: str | None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +76,5 @@ class CaseView:
     steps: tuple[StepView, ...] = ()
     defender_name: str | None = None
     defender_organisation: str | None = None
+    outcome: str | None = None
+    consents: tuple[tuple[str, bool], ...] = ()

@@ -6,7 +6,11 @@ import difflib
 import re
 import shlex
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from bot.domain.durations import DurationError, parse_duration
+from bot.domain.lifecycle import Outcome
 
 PREFIXES = ("/ua", "!ua", "ua")
 
@@ -18,6 +22,19 @@ USAGE = {
     "route": 'ua route country=HN threats=death_threat profiles=land summary="…"',
     "list": "ua list [all]",
     "show": "ua show UA-2026-0042",
+    "claim": "ua claim UA-2026-0042 3",
+    "assign": "ua assign UA-2026-0042 3 @person",
+    "done": "ua done UA-2026-0042 3 [note]",
+    "skip": "ua skip UA-2026-0042 3 reason",
+    "snooze": "ua snooze UA-2026-0042 3 2d",
+    "note": "ua note UA-2026-0042 text",
+    "consent": "ua consent UA-2026-0042 media=yes [government=no un_public=yes]",
+    "reply": "ua reply UA-2026-0042 T2 what the target answered",
+    "close": "ua close UA-2026-0042 outcome [note] (outcomes: "
+    + ", ".join(o.value for o in Outcome)
+    + ")",
+    "reopen": "ua reopen UA-2026-0042",
+    "log": "ua log UA-2026-0042",
     "help": "ua help [command]",
 }
 
@@ -75,7 +92,54 @@ class Help:
     topic: str | None = None
 
 
-ParsedCommand = NewCase | RouteAlert | ListCases | ShowCase | Help
+@dataclass(frozen=True)
+class StepChange:
+    """`ua claim|assign|done|skip|snooze CODE N …`: a change to one checklist step."""
+
+    action: str
+    code: str
+    n: int
+    text: str = ""
+    delay: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """`ua note|close|reopen|log CODE …`: a change to, or a look at, the case itself."""
+
+    action: str
+    code: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class SetConsent:
+    """`ua consent CODE media=yes …`: what the defender agreed to, use by use."""
+
+    code: str
+    changes: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class RecordReply:
+    """`ua reply CODE T2 text`: target number 2 answered."""
+
+    code: str
+    target: int
+    text: str
+
+
+ParsedCommand = (
+    NewCase
+    | RouteAlert
+    | ListCases
+    | ShowCase
+    | Help
+    | StepChange
+    | CaseChange
+    | SetConsent
+    | RecordReply
+)
 
 
 def strip_prefix(text: str) -> str | None:
@@ -89,10 +153,14 @@ def strip_prefix(text: str) -> str | None:
 
 def parse_command(words_text: str) -> ParsedCommand:
     """Parse the words after the prefix into a command, or raise CommandError with usage."""
+    head = words_text.split(maxsplit=1)
+    verb = head[0].lower() if head else ""
+    if verb in _CASE_VERBS:
+        return _parse_case_verb(verb, words_text)
     words = _split(words_text)
     if not words:
         return Help()
-    verb, args = words[0].lower(), words[1:]
+    args = words[1:]
     if verb == "new":
         return NewCase(alert=parse_alert_words(args))
     if verb == "route":
@@ -110,6 +178,91 @@ def parse_command(words_text: str) -> ParsedCommand:
     raise CommandError(
         f"Unknown command '{verb}'.{hint} Commands: {', '.join(USAGE)}. Try 'ua help'."
     )
+
+
+_STEP_VERBS = {"claim": 0, "assign": 1, "done": 0, "skip": 1, "snooze": 1}
+_CASE_VERBS = {*_STEP_VERBS, "note", "close", "reopen", "log", "consent", "reply"}
+_YES = {"yes", "y", "true", "1", "si", "sí", "oui"}
+_NO = {"no", "n", "false", "0", "non"}
+
+
+def _parse_case_verb(verb: str, words_text: str) -> ParsedCommand:
+    """Verbs of the form `VERB CODE …` whose last part is free text (apostrophes allowed)."""
+    parts = words_text.split(maxsplit=3 if verb in _STEP_VERBS or verb == "reply" else 2)
+    if len(parts) < 2:
+        raise CommandError(f"Usage: {USAGE[verb]}")
+    code = normalise_case_code(parts[1])
+    if verb in _STEP_VERBS:
+        return _parse_step_verb(verb, code, parts[2:])
+    rest = _unquote(" ".join(parts[2:]))
+    if verb == "consent":
+        return SetConsent(code=code, changes=_consent_changes(rest))
+    if verb == "reply":
+        return _parse_reply(code, parts[2:])
+    if verb in ("note", "close") and not rest:
+        raise CommandError(f"Usage: {USAGE[verb]}")
+    if verb in ("reopen", "log") and rest:
+        raise CommandError(f"Usage: {USAGE[verb]}")
+    return CaseChange(action=verb, code=code, text=rest)
+
+
+def _parse_step_verb(verb: str, code: str, parts: list[str]) -> StepChange:
+    if not parts:
+        raise CommandError(f"Usage: {USAGE[verb]}")
+    n = _step_number(parts[0])
+    text = _unquote(parts[1]) if len(parts) > 1 else ""
+    if _STEP_VERBS[verb] and not text:
+        raise CommandError(f"Usage: {USAGE[verb]}")
+    if verb == "snooze":
+        try:
+            return StepChange(action=verb, code=code, n=n, delay=parse_duration(text))
+        except DurationError as error:
+            raise CommandError(f"{error}. Usage: {USAGE['snooze']}") from None
+    return StepChange(action=verb, code=code, n=n, text=text)
+
+
+def _parse_reply(code: str, parts: list[str]) -> RecordReply:
+    if len(parts) < 2:
+        raise CommandError(f"Usage: {USAGE['reply']}")
+    number = parts[0].upper().removeprefix("T")
+    if not number.isdigit() or int(number) < 1:
+        raise CommandError(
+            f"'{parts[0]}' is not a target number; targets are T1, T2 … in ua show {code}"
+        )
+    return RecordReply(code=code, target=int(number), text=_unquote(parts[1]))
+
+
+def _step_number(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise CommandError(f"'{text}' is not a step number; steps are numbered 1, 2 … in ua show")
+    return int(text)
+
+
+def _unquote(text: str) -> str:
+    text = text.translate(_SMART_QUOTES).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text
+
+
+def _consent_changes(text: str) -> dict[str, bool]:
+    if not text:
+        raise CommandError(f"Usage: {USAGE['consent']}")
+    changes: dict[str, bool] = {}
+    for word in text.split():
+        use, _, answer = word.partition("=")
+        use = use.lower()
+        if use not in CONSENT_USES:
+            raise CommandError(
+                f"consent: '{use}' is not a use; accepted: {', '.join(CONSENT_USES)}."
+            )
+        if answer.lower() in _YES:
+            changes[use] = True
+        elif answer.lower() in _NO:
+            changes[use] = False
+        else:
+            raise CommandError(f"consent: say {use}=yes or {use}=no.")
+    return changes
 
 
 def normalise_case_code(text: str) -> str:

@@ -50,6 +50,9 @@ class Message:
     fallback: str
     blocks: tuple[Block, ...] = field(default_factory=tuple)
     is_error: bool = False
+    # A key naming what this message shows (`checklist:UA-2026-0042`): connectors that can edit
+    # messages update the last one posted with the same key in place instead of posting anew.
+    replaces: str | None = None
 
 
 def error_message(text: str) -> Message:

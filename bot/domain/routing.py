@@ -12,6 +12,7 @@ from bot.domain.vocabulary import Profile, Severity
 from bot.domain.world import Government, Institution, TargetCategory, World, has_company
 
 MAX_CONTACTS_SHOWN = 3
+AMBASSADOR_GROUPS = ("most_dangerous", "deteriorating")
 OECD_NCP = "oecd_ncp"
 
 
@@ -102,10 +103,15 @@ def _embassies(ctx: _Context) -> Iterator[Target]:
             f"Ask the human rights officer of the {government.mission} in {ctx.country_name} "
             f"to act (visits, trial observation, démarches), citing {government.guideline}."
         )
+        if government.follows_eu_guidelines and ctx.world.in_group(ctx.alert.country, "eu"):
+            reason += (
+                " The EU Guidelines formally cover missions in non-EU countries: inside the EU, "
+                "ask as a fellow member state."
+            )
         if _needs_ambassador(ctx):
             reason += (
-                f" {ctx.country_name} is among the countries the 2021 NGO letter names as most "
-                "dangerous for defenders: ask for ambassador-level engagement."
+                f" The 2021 NGO letter names {ctx.country_name} among the countries where "
+                "defenders are in most danger: ask for ambassador-level engagement."
             )
         contacts = ctx.directory.for_mission(government.id, ctx.alert.country)
         yield Target(
@@ -129,8 +135,9 @@ def _has_no_mission_there(government: Government, ctx: _Context) -> bool:
 
 
 def _needs_ambassador(ctx: _Context) -> bool:
-    return ctx.alert.effective_severity is Severity.CRITICAL and ctx.world.in_group(
-        ctx.alert.country, "most_dangerous"
+    """A critical case in a country the letter names as most dangerous or deteriorating."""
+    return ctx.alert.effective_severity is Severity.CRITICAL and any(
+        ctx.world.in_group(ctx.alert.country, group) for group in AMBASSADOR_GROUPS
     )
 
 

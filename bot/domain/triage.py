@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 from bot.domain.alert import Alert
-from bot.domain.checklist import StepPlan, build_checklist
 from bot.domain.directory import Directory
+from bot.domain.playbook import Playbook, StepPlan, build_checklist
 from bot.domain.routing import Target, route
 from bot.domain.world import World
 
@@ -21,18 +21,29 @@ class Triage:
     country_name: str
     targets: list[Target]
     checklist: list[StepPlan]
+    unknown_financiers: tuple[str, ...] = ()
 
 
 def triage(
-    alert: Alert, world: World, directory: Directory | None = None, *, today: date | None = None
+    alert: Alert,
+    world: World,
+    playbook: Playbook,
+    directory: Directory | None = None,
+    *,
+    today: date | None = None,
 ) -> Triage:
-    """Route the alert and build its checklist."""
+    """Route the alert and build its checklist from the playbook."""
     targets = route(alert, world, directory, today=today)
     return Triage(
         alert=alert,
         country_name=world.countries.by_code(alert.country).name,
         targets=targets,
-        checklist=build_checklist(alert, targets),
+        checklist=build_checklist(alert, targets, playbook, world),
+        unknown_financiers=tuple(
+            f
+            for f in (alert.business.financiers if alert.business else ())
+            if world.mechanisms.by_financier(f) is None
+        ),
     )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
-from bot.domain.case import CaseView, Disclosure, StepView
+from bot.domain.case import CaseView, Disclosure, StepView, TargetView
 from bot.domain.commands import USAGE
 from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
 from bot.domain.routing import Target
 from bot.domain.triage import Triage
 
+AuditEntry = tuple[datetime, str, str, str | None, dict[str, Any]]
 _STEP_MARKS = {"open": "[ ]", "done": "[x]", "skipped": "[-]", "blocked": "[!]"}
 
 
@@ -57,20 +59,78 @@ def case_detail(case: CaseView, tz: tzinfo, disclosure: Disclosure) -> Message:
         pairs.insert(0, ("Defender", case.defender_name))
         if case.defender_organisation:
             pairs.insert(1, ("Organisation", case.defender_organisation))
-    targets = tuple(f"{t.name} — {t.reason}" for t in case.targets) or ("(none)",)
-    steps = tuple(_step_line(step, tz) for step in case.steps) or ("(none)",)
+    targets = tuple(_stored_target_line(n, t) for n, t in enumerate(case.targets, 1)) or ("(none)",)
     blocks: tuple[Block, ...] = (
-        Heading(f"{case.code} · {case.status}"),
+        Heading(f"{case.code} · {_status(case)}"),
         Fields(tuple(pairs)),
         Paragraph(case.summary),
         Heading("Targets"),
         Bullets(targets),
-        Heading("Checklist"),
-        Bullets(steps),
+        *_checklist_blocks(case, tz),
     )
     if disclosure is Disclosure.PSEUDONYMOUS:
         blocks += (Note("Names are shown only in end-to-end-encrypted rooms."),)
     return Message(fallback=f"{case.code}: {_describe(case)}", blocks=blocks)
+
+
+def checklist_message(case: CaseView, tz: tzinfo, headline: str) -> Message:
+    """What changed, then the whole checklist as it now stands; it replaces the case's last one."""
+    blocks = (
+        Paragraph(headline),
+        Heading(f"{case.code} · {_status(case)}"),
+        *_checklist_blocks(case, tz),
+    )
+    return Message(fallback=headline, blocks=blocks, replaces=f"checklist:{case.code}")
+
+
+def audit_message(code: str, events: list[AuditEntry], tz: tzinfo) -> Message:
+    """`ua log CODE`: every change, oldest first."""
+    lines = tuple(
+        f"{_when(at, tz)}  {actor}  {action.replace('_', ' ')}{_audit_detail(detail, tz)}"
+        + (f"  (from {where})" if where else "")
+        for at, actor, action, where, detail in events
+    )
+    return Message(
+        fallback=f"{code}: {len(events)} events", blocks=(Heading(f"{code} · log"), Bullets(lines))
+    )
+
+
+def _audit_detail(detail: dict[str, Any], tz: tzinfo) -> str:
+    parts = []
+    for key, value in detail.items():
+        if key == "status" and isinstance(value, list):
+            parts.append(" → ".join(value))
+        elif key == "due_at" and isinstance(value, str):
+            parts.append(f"due {_when(datetime.fromisoformat(value), tz)}")
+        elif isinstance(value, dict):
+            parts.append(", ".join(f"{k}={_yes_no(v)}" for k, v in value.items()))
+        elif isinstance(value, list):
+            parts.append(f"{key} {', '.join(str(v) for v in value)}")
+        elif value not in (None, ""):
+            parts.append(f"{key}: {value}")
+    return f": {'; '.join(parts)}" if parts else ""
+
+
+def _yes_no(value: object) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
+def _checklist_blocks(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
+    steps = tuple(_step_line(step, tz) for step in case.steps) or ("(none)",)
+    return (Heading("Checklist"), Bullets(steps))
+
+
+def _status(case: CaseView) -> str:
+    if case.status == "closed" and case.outcome:
+        return f"closed ({case.outcome.replace('_', ' ')})"
+    return case.status
+
+
+def _stored_target_line(n: int, target: TargetView) -> str:
+    line = f"T{n} {target.name} — {target.reason}"
+    if target.reply:
+        line += f" Replied: {target.reply}"
+    return line
 
 
 def _describe(case: CaseView) -> str:
@@ -90,9 +150,13 @@ def _facts(case: CaseView) -> tuple[tuple[str, str], ...]:
 def _step_line(step: StepView, tz: tzinfo) -> str:
     mark = _STEP_MARKS.get(step.status, "[ ]")
     owner = step.assignee or step.owner_role
-    line = f"{mark} {step.n}. {step.title} — {owner}, due {_when(step.due_at, tz)}"
+    line = f"{mark} {step.n}. {step.title} — {owner}"
+    if step.status in ("open", "blocked"):
+        line += f", due {_when(step.due_at, tz)}"
     if step.gated_by and step.status == "blocked":
         line += f" (waiting for {step.gated_by.replace('.', ' ')})"
+    if step.note and step.status in ("done", "skipped"):
+        line += f" ({step.note})"
     return line
 
 
@@ -110,7 +174,18 @@ _HELP = {
     "Lists are comma-separated; quote values with spaces.",
     "route": "Show whom to engage and why for an alert, without opening a case (same keys as new).",
     "list": "List open cases; 'ua list all' lists closed ones too.",
-    "show": "Show a case: facts, targets with reasons, checklist.",
+    "show": "Show a case: facts, targets (T1, T2 …) with reasons, checklist with steps 1, 2 ….",
+    "claim": "Take a step yourself.",
+    "assign": "Give a step to someone.",
+    "done": "Mark a step done, with an optional note.",
+    "skip": "Skip a step; say why.",
+    "snooze": "Push a step's due time back (5s, 30m, 4h, 2d, 1w).",
+    "note": "Add a note to the case's log.",
+    "consent": "Record the defender's consent per use; steps waiting for it open.",
+    "reply": "Record what a target (T1, T2 … in ua show) answered.",
+    "close": "Close the case with its outcome.",
+    "reopen": "Open a closed case again.",
+    "log": "Every change to the case: who, when, what, from where.",
     "help": "Show this help, or the help of one command.",
 }
 
@@ -140,7 +215,11 @@ _CATEGORY_TITLES = {
 def routing_message(result: Triage) -> Message:
     """`ua route …`: the targets grouped by category, each with its reason and contact."""
     title = _triage_title(result)
-    blocks = (*_target_blocks(result), Note("Nothing was stored. Open the case with: ua new …"))
+    blocks = (
+        *_target_blocks(result),
+        *_financier_notes(result),
+        Note("Nothing was stored. Open the case with: ua new …"),
+    )
     return Message(fallback=f"{title}: {len(result.targets)} targets", blocks=blocks)
 
 
@@ -151,8 +230,26 @@ def triage_message(result: Triage) -> Message:
         + (f", waiting for {s.gated_by})" if s.gated_by else ")")
         for s in result.checklist
     )
-    blocks = (*_target_blocks(result), Heading("Checklist"), Bullets(steps))
+    blocks = (
+        *_target_blocks(result),
+        *_financier_notes(result),
+        Heading("Checklist"),
+        Bullets(steps),
+    )
     return Message(fallback=_triage_title(result), blocks=blocks)
+
+
+def _financier_notes(result: Triage) -> tuple[Block, ...]:
+    if not result.unknown_financiers:
+        return ()
+    names = ", ".join(f"'{f}'" for f in result.unknown_financiers)
+    return (
+        Note(
+            f"No accountability mechanism is known for {names}: check the spelling (World Bank, "
+            "IFC, MIGA, IDB, IDB Invest, AfDB, ADB, EBRD, EIB, AIIB) or look for its own "
+            "complaints channel."
+        ),
+    )
 
 
 def _triage_title(result: Triage) -> str:

@@ -94,8 +94,9 @@ class Condition(_Data):
 
 
 def has_company(alert: Alert) -> bool:
-    """Whether a company or a company's home state is named."""
-    return bool(alert.business and (alert.business.company or alert.business.home_country))
+    """Whether a company or business project is involved (a company, its home, a financier)."""
+    business = alert.business
+    return bool(business and (business.company or business.home_country or business.financiers))
 
 
 class Rule(_Data):
@@ -200,6 +201,10 @@ class MechanismList(_Sourced):
 
     @model_validator(mode="after")
     def _unique_aliases(self) -> MechanismList:
+        ids = [m.id for m in self.mechanisms]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate mechanism id '{duplicates[0]}'")
         seen: dict[str, str] = {}
         for mechanism in self.mechanisms:
             for alias in mechanism.aliases:

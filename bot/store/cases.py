@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -115,12 +115,13 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
     case.steps = [
         ChecklistStep(
             n=s.n,
+            key=s.key,
             title=s.title,
             owner_role=s.owner_role.value,
-            status="blocked" if s.gated_by else "open",
-            due_at=now + timedelta(minutes=s.due_in_minutes),
+            status="open" if s.gate_open else "blocked",
+            due_at=now + s.due,
             target_name=s.target,
-            gated_by=s.gated_by,
+            gated_by=f"consent.{s.gate.value}" if s.gate else None,
         )
         for s in triage.checklist
     ]
@@ -187,6 +188,7 @@ def case_view(
                 reason=t.reason,
                 contact=t.contact,
                 status=t.status,
+                reply=t.reply,
             )
             for t in (case.targets if detail else ())
         ),
@@ -199,9 +201,16 @@ def case_view(
                 status=s.status,
                 due_at=s.due_at,
                 gated_by=s.gated_by,
+                note=s.note,
             )
             for s in (case.steps if detail else ())
         ),
         defender_name=defender.name if defender else None,
         defender_organisation=defender.organisation if defender else None,
+        outcome=case.outcome,
+        consents=(
+            ("government", case.consent_government),
+            ("un_public", case.consent_un_public),
+            ("media", case.consent_media),
+        ),
     )

@@ -145,6 +145,8 @@ class ChecklistStep(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     n: Mapped[int]
+    # The playbook step it came from, so reminders and reports can tell steps apart.
+    key: Mapped[str] = mapped_column(String(60), default="", server_default="")
     title: Mapped[str] = mapped_column(Text)
     owner_role: Mapped[str] = mapped_column(String(20))
     assignee: Mapped[str | None] = mapped_column(String(200))

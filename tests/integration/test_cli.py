@@ -141,3 +141,42 @@ def test_migrate_is_idempotent(workdir: Path) -> None:
     assert tocsin(workdir, "migrate").returncode == 0
     again = tocsin(workdir, "migrate")
     assert again.returncode == 0 and "up to date" in again.stderr
+
+
+def test_an_organisations_own_playbook_drives_the_checklist(workdir: Path) -> None:
+    playbook = workdir / "playbook.yaml"
+    playbook.write_text(
+        "name: Small team\nsource: our own practice\nas_of: 2026-11-01\nsteps:\n"
+        "  - id: call\n    title: Call {who} now\n    owner: lead\n    due: 5s\n"
+        "  - id: embassies\n    title: 'Ring the {target}'\n    owner: responder\n"
+        "    due: {critical: 30m, high: PT2H, medium: 1d}\n"
+        "    targets: {categories: [embassy], mode: each}\n    gate: government\n"
+    )
+    result = tocsin(
+        workdir, "triage", write_alert(workdir, ALERT), "--json", TOCSIN_PLAYBOOK=str(playbook)
+    )
+    checklist = json.loads(result.stdout)["checklist"]
+    assert checklist[0] == {
+        "n": 1,
+        "title": "Call a journalist now",
+        "due_in_minutes": 1,
+        "owner_role": "lead",
+        "target": None,
+        "gated_by": None,
+    }
+    assert checklist[1]["title"] == "Ring the Embassy of the United States in Honduras"
+    assert (checklist[1]["due_in_minutes"], checklist[1]["gated_by"]) == (120, "consent.government")
+    assert len(checklist) == 9
+
+
+def test_a_bad_playbook_stops_tocsin_at_start_with_file_and_line(workdir: Path) -> None:
+    playbook = workdir / "playbook.yaml"
+    playbook.write_text(
+        "name: Broken\nsource: test\nas_of: 2026-11-01\nsteps:\n"
+        "  - id: call\n    title: Call\n    owner: boss\n    due: 5s\n"
+    )
+    assert tocsin(workdir, "migrate").returncode == 0
+    result = tocsin(workdir, "run", TOCSIN_PLAYBOOK=str(playbook))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"tocsin: configuration error: {playbook}:7: steps.0.owner:")
+    assert "'lead', 'responder', 'legal' or 'comms'" in result.stderr

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
+from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import session_factory
 from bot.store.migrate import current_revision, head_revision
@@ -88,11 +89,14 @@ def test_the_case_year_follows_the_organisations_time_zone(
     )
 
 
-def test_concurrent_intake_never_reuses_a_case_code(migrated_engine: Engine, world: World) -> None:
+def test_concurrent_intake_never_reuses_a_case_code(
+    migrated_engine: Engine, world: World, playbook: Playbook
+) -> None:
     """Several workers opening cases at once each get their own code (real commits, cleaned up)."""
     real = Services(
         sessions=session_factory(migrated_engine),
         world=world,
+        playbook=playbook,
         tz=UTC,
         clock=FrozenClock(datetime(2031, 5, 1, tzinfo=UTC)),
     )

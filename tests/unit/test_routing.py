@@ -98,16 +98,28 @@ CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         [IACHR],
     ),
     (
-        "LGBTI defender smeared in Hungary, an EU member",
+        "LGBTI defender smeared in Hungary, an EU member: no EU delegation",
         {"country": "HU", "threats": ["smear_campaign"], "profiles": ["lgbti"]},
-        [COE, ODIHR, SOGI, US_EMBASSY, CA_EMBASSY, NO_EMBASSY, CH_EMBASSY, UK_EMBASSY, UAF],
-        [EU_DELEGATION, NL_EMBASSY, FI_EMBASSY],
+        [
+            COE,
+            ODIHR,
+            SOGI,
+            US_EMBASSY,
+            CA_EMBASSY,
+            NO_EMBASSY,
+            CH_EMBASSY,
+            UK_EMBASSY,
+            UAF,
+            NL_EMBASSY,
+            FI_EMBASSY,
+        ],
+        [EU_DELEGATION],
     ),
     (
         "defender raided in the Netherlands",
         {"country": "Netherlands", "threats": ["raid"]},
         [COE, ODIHR, US_EMBASSY],
-        [NL_EMBASSY, EU_DELEGATION, FI_EMBASSY],
+        [NL_EMBASSY, EU_DELEGATION],
     ),
     (
         "protester beaten in the United States",
@@ -371,6 +383,36 @@ def test_critical_case_in_a_most_dangerous_country_asks_for_the_ambassador(world
         "ambassador-level"
         not in next(t for t in targets_for(world, elsewhere) if t.category == "embassy").reason
     )
+
+
+def test_eu_member_embassies_inside_the_eu_say_the_guidelines_cover_non_eu_posts(
+    world: World,
+) -> None:
+    inside = {"country": "HU", "threats": ["raid"]}
+    outside = {"country": "GT", "threats": ["raid"]}
+    dutch_inside = next(t for t in targets_for(world, inside) if NL_EMBASSY in t.name)
+    dutch_outside = next(t for t in targets_for(world, outside) if NL_EMBASSY in t.name)
+    assert "formally cover missions in non-EU countries" in dutch_inside.reason
+    assert "formally cover" not in dutch_outside.reason
+
+
+def test_a_financed_project_counts_as_business_involvement(world: World) -> None:
+    names = [
+        t.name
+        for t in targets_for(
+            world,
+            {"country": "PE", "threats": ["raid"], "business": {"financiers": ["Banco Mundial"]}},
+        )
+    ]
+    assert any(BUSINESS in n for n in names)
+    assert any(WORLD_BANK in n for n in names)
+    assert any("National Contact Point of Peru" in n for n in names)
+
+
+def test_critical_case_in_a_deteriorating_country_asks_for_the_ambassador(world: World) -> None:
+    alert = {"country": "EG", "threats": ["torture"]}
+    embassy = next(t for t in targets_for(world, alert) if t.category is TargetCategory.EMBASSY)
+    assert "ambassador-level" in embassy.reason
 
 
 def test_supportive_governments_come_from_the_setting(world: World) -> None:

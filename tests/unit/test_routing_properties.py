@@ -75,7 +75,7 @@ def test_routing_properties_hold_for_any_valid_alert(data: dict[str, Any]) -> No
         if target.category is TargetCategory.EMBASSY:
             government = world.government(target.institution.split(":")[1])
             assert government.home != country, target.name
-            if government.id == "EU" or government.follows_eu_guidelines:
+            if government.id == "EU":
                 assert country not in world.groups["eu"], target.name
         if target.category is TargetCategory.OECD_NCP:
             assert target.institution.split(":")[1] in world.groups["oecd_guidelines"]

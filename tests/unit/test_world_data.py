@@ -159,3 +159,9 @@ def test_an_unknown_supportive_government_is_refused_with_the_accepted_list() ->
         load_world(supportive=["CA", "DE"])
     assert str(caught.value).startswith("TOCSIN_SUPPORTIVE_GOVERNMENTS: 'DE' is not a government")
     assert "accepted: US, EU, CA" in str(caught.value)
+
+
+def test_a_duplicate_mechanism_id_is_refused(data_dir: Path) -> None:
+    edit(data_dir / "mechanisms.yaml", "id: mici", "id: cao")
+    with pytest.raises(DataFileError, match="duplicate mechanism id 'cao'"):
+        load_world(data_dir)

@@ -1,0 +1,133 @@
+"""Changing the case itself: notes, consent, target replies, close, reopen; and its audit log."""
+
+from __future__ import annotations
+
+from bot.domain import lifecycle
+from bot.domain.case import Place
+from bot.domain.commands import CaseChange, RecordReply, SetConsent
+from bot.domain.lifecycle import TransitionError
+from bot.domain.messages import Message
+from bot.domain.views import audit_message, checklist_message
+from bot.store.cases import case_view, get_case
+from bot.store.changes import (
+    audit_trail,
+    case_state,
+    consents_of,
+    lock_case,
+    record,
+    set_consents,
+    step_state,
+    store_case,
+    store_step,
+)
+from bot.store.models import Case
+from handlers.context import Services
+from handlers.steps import found, open_case_for_change
+
+
+def change_case(change: CaseChange, *, actor: str, place: Place, services: Services) -> Message:
+    """`ua note|close|reopen|log CODE …`."""
+    if change.action == "log":
+        return _log(change.code, place, services)
+    now = services.clock()
+    with services.transaction() as session:
+        case = found(lock_case(session=session, code=change.code), change.code)
+        detail: dict[str, object]
+        if change.action == "note":
+            lifecycle.ensure_open(case_state(case))
+            detail, headline = {"text": change.text}, "Note added."
+        elif change.action == "close":
+            outcome, _, note = change.text.partition(" ")
+            store_case(case, lifecycle.close(case_state(case), outcome.lower(), now))
+            detail = (
+                {"outcome": case.outcome, "note": note.strip()}
+                if note.strip()
+                else {"outcome": case.outcome}
+            )
+            headline = f"{case.code} closed: {(case.outcome or '').replace('_', ' ')}."
+        else:
+            store_case(case, lifecycle.reopen(case_state(case)))
+            detail, headline = {}, f"{case.code} is open again."
+        record(
+            session=session,
+            case=case,
+            actor=actor,
+            place=place,
+            action=f"case_{change.action}",
+            now=now,
+            detail=detail,
+        )
+        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    return checklist_message(view, services.zone_for(place), headline)
+
+
+def set_consent(change: SetConsent, *, actor: str, place: Place, services: Services) -> Message:
+    """`ua consent CODE media=yes …`: record the answers and open or block the steps they gate."""
+    now = services.clock()
+    with services.transaction() as session:
+        case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
+        consents = {**consents_of(case), **change.changes}
+        set_consents(case, consents)
+        moved: dict[str, list[int]] = {"opened": [], "blocked": []}
+        for row in case.steps:
+            before = step_state(row)
+            after = lifecycle.apply_consent(before, consents)
+            if after != before:
+                store_step(row, after)
+                moved["opened" if after.status.value == "open" else "blocked"].append(row.n)
+        record(
+            session=session,
+            case=case,
+            actor=actor,
+            place=place,
+            action="consent",
+            now=now,
+            detail={"changes": change.changes, **{k: v for k, v in moved.items() if v}},
+        )
+        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    answers = ", ".join(f"{use}={'yes' if on else 'no'}" for use, on in change.changes.items())
+    headline = f"Consent recorded: {answers}." + "".join(
+        f" {_steps_phrase(numbers)} {verb}." for verb, numbers in moved.items() if numbers
+    )
+    return checklist_message(view, services.zone_for(place), headline)
+
+
+def _steps_phrase(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"Step {numbers[0]}"
+    return "Steps " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
+
+
+def record_reply(change: RecordReply, *, actor: str, place: Place, services: Services) -> Message:
+    """`ua reply CODE T2 text`: a target answered."""
+    now = services.clock()
+    with services.transaction() as session:
+        case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
+        if not 1 <= change.target <= len(case.targets):
+            raise TransitionError(
+                f"{case.code} has no target T{change.target}; "
+                f"its targets are T1 to T{len(case.targets)}."
+            )
+        target = case.targets[change.target - 1]
+        target.status, target.reply, target.replied_at = "replied", change.text, now
+        record(
+            session=session,
+            case=case,
+            actor=actor,
+            place=place,
+            action="target_replied",
+            now=now,
+            detail={"target": target.name, "text": change.text},
+        )
+        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    return checklist_message(view, services.zone_for(place), f"Reply from {target.name} recorded.")
+
+
+def _log(code: str, place: Place, services: Services) -> Message:
+    with services.transaction() as session:
+        case: Case = found(get_case(session=session, code=code), code)
+        events = [
+            (e.at, e.actor, e.action, e.destination, e.detail)
+            for e in audit_trail(session=session, case=case)
+        ]
+    return audit_message(code, events, services.zone_for(place))

@@ -1,0 +1,102 @@
+"""Working a case's checklist: claim, assign, done, skip, snooze; every change audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.domain import lifecycle
+from bot.domain.case import Place
+from bot.domain.commands import StepChange
+from bot.domain.lifecycle import StepState, TransitionError
+from bot.domain.messages import Message
+from bot.domain.views import checklist_message
+from bot.store.cases import case_view
+from bot.store.changes import case_state, lock_case, record, step_state, store_step
+from bot.store.models import Case, ChecklistStep
+from handlers.context import Services
+
+
+def change_step(change: StepChange, *, actor: str, place: Place, services: Services) -> Message:
+    """Apply one step command and answer with the updated checklist."""
+    now = services.clock()
+    with services.transaction() as session:
+        case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
+        row = _step(case, change.n)
+        before = step_state(row)
+        after = _transition(change, actor, now, case.code)(before)
+        store_step(row, after)
+        record(
+            session=session,
+            case=case,
+            actor=actor,
+            place=place,
+            action=f"step_{change.action}",
+            now=now,
+            detail=_detail(change, before, after),
+        )
+        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    return checklist_message(view, services.zone_for(place), _confirmation(change, after))
+
+
+def found(case: Case | None, code: str) -> Case:
+    """The case, or a TransitionError saying there is none."""
+    if case is None:
+        raise TransitionError(f"No case {code}. See the open cases with: ua list")
+    return case
+
+
+def open_case_for_change(case: Case | None, code: str) -> Case:
+    checked = found(case, code)
+    lifecycle.ensure_open(case_state(checked))
+    return checked
+
+
+def _step(case: Case, n: int) -> ChecklistStep:
+    for row in case.steps:
+        if row.n == n:
+            return row
+    raise TransitionError(f"{case.code} has no step {n}; its steps are 1 to {len(case.steps)}.")
+
+
+def _transition(
+    change: StepChange, actor: str, now: datetime, code: str
+) -> Callable[[StepState], StepState]:
+    match change.action:
+        case "claim":
+            return lambda s: lifecycle.claim(s, actor)
+        case "assign":
+            return lambda s: lifecycle.assign(s, change.text)
+        case "done":
+            return lambda s: lifecycle.complete(s, change.text or None, now, code)
+        case "skip":
+            return lambda s: lifecycle.skip(s, change.text, now)
+        case "snooze":
+            assert change.delay is not None
+            delay = change.delay
+            return lambda s: lifecycle.snooze(s, delay, now)
+    raise AssertionError(f"unknown step action {change.action}")
+
+
+def _detail(change: StepChange, before: StepState, after: StepState) -> dict[str, object]:
+    detail: dict[str, object] = {"n": change.n}
+    if before.status != after.status:
+        detail["status"] = [before.status.value, after.status.value]
+    if before.assignee != after.assignee:
+        detail["assignee"] = after.assignee
+    if before.due_at != after.due_at:
+        detail["due_at"] = after.due_at.isoformat()
+    if change.text and change.action in ("done", "skip"):
+        detail["note"] = change.text
+    return detail
+
+
+def _confirmation(change: StepChange, after: StepState) -> str:
+    match change.action:
+        case "claim" | "assign":
+            return f"Step {change.n} is {after.assignee}'s."
+        case "done":
+            return f"Step {change.n} done."
+        case "skip":
+            return f"Step {change.n} skipped: {after.note}."
+    return f"Step {change.n} snoozed."
