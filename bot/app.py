@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -48,6 +50,16 @@ def build_application(settings: Settings, *, require_schema: bool = True) -> App
     return Application(engine=engine, services=services)
 
 
+@contextmanager
+def opened(settings: Settings, *, require_schema: bool = True) -> Iterator[Application]:
+    """The application for one command, its connections released at the end."""
+    app = build_application(settings, require_schema=require_schema)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 def schema_is_current(engine: Engine) -> bool:
     """Whether the database is migrated to the revision the code expects."""
     return current_revision(engine) == head_revision()
@@ -78,8 +90,5 @@ async def run_connectors(settings: Settings, app: Application) -> None:
 
 def run(settings: Settings) -> None:
     """`tocsin run`: start Tocsin and serve until input ends or the process is stopped."""
-    app = build_application(settings)
-    try:
+    with opened(settings) as app:
         asyncio.run(run_connectors(settings, app))
-    finally:
-        app.close()

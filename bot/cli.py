@@ -7,36 +7,32 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.app import StartupError, build_application, check_schema, run, schema_is_current
+from bot.app import StartupError, check_schema, opened, run, schema_is_current
+from bot.cli_contacts import add_contacts_commands
 from bot.connectors.console.render import render_text
 from bot.domain.alert import AlertError
 from bot.domain.case import Place
-from bot.domain.directory import STALE_AFTER_DAYS, Contact, Directory
+from bot.domain.directory import Directory
 from bot.domain.triage import triage_json
 from bot.domain.views import triage_message
+from bot.errors import InputError
 from bot.store.db import create_database_engine, sqlite_file_missing
 from bot.store.migrate import upgrade_to_head
 from config.datafile import DataFileError
 from config.settings import Settings, SettingsError, load_settings
 from config.world import SupportiveGovernmentsError
-from handlers.contacts import import_directory, list_contacts, stale_contacts
 from handlers.intake import open_case_from_alert, triage_alert
 
 EXIT_BAD_INPUT = 2
 MAX_ALERT_BYTES = 1_000_000
 
 log = logging.getLogger("tocsin")
-
-
-class InputError(ValueError):
-    """The input file is unreadable, too large or not JSON."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,24 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     alert_new = alert.add_parser("new", help="store an alert as a new case and print its code")
     alert_new.add_argument("file", help="alert JSON file, or - for standard input")
     alert_new.set_defaults(action=_alert_new)
-    _add_contacts_commands(commands)
+    add_contacts_commands(commands)
     return parser
-
-
-def _add_contacts_commands(commands: Any) -> None:
-    contacts = commands.add_parser("contacts", help="the organisation's directory").add_subparsers(
-        dest="contacts_command", required=True, metavar="ACTION"
-    )
-    load = contacts.add_parser("import", help="add or update contacts from a YAML or CSV file")
-    load.add_argument("file", nargs="?", help="directory file (default: TOCSIN_DIRECTORY)")
-    load.add_argument("--replace", action="store_true", help="also remove contacts not in the file")
-    load.set_defaults(action=_contacts_import)
-    show = contacts.add_parser("list", help="list contacts")
-    show.add_argument("--country", help="only contacts in this country (code or name)")
-    show.set_defaults(action=_contacts_list)
-    stale = contacts.add_parser("stale", help="contacts not verified recently")
-    stale.add_argument("--days", type=int, default=STALE_AFTER_DAYS, help="default: %(default)s")
-    stale.set_defaults(action=_contacts_stale)
 
 
 def _run(_args: argparse.Namespace, settings: Settings) -> int:
@@ -134,11 +114,8 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _triage(args: argparse.Namespace, settings: Settings) -> int:
     data = read_alert(args.file)
-    app = build_application(settings, require_schema=False)
-    try:
+    with opened(settings, require_schema=False) as app:
         result = triage_alert(data, app.services, _directory_if_ready(app.engine))
-    finally:
-        app.close()
     if args.json:
         print(json.dumps(triage_json(result), ensure_ascii=False, indent=2))
     else:
@@ -158,65 +135,11 @@ def _directory_if_ready(engine: Engine) -> Directory | None:
 
 def _alert_new(args: argparse.Namespace, settings: Settings) -> int:
     data = read_alert(args.file)
-    app = build_application(settings)
-    try:
-        view = open_case_from_alert(
-            data,
-            actor="cli",
-            place=Place(platform="cli", address=str(args.file)),
-            services=app.services,
-        )
-    finally:
-        app.close()
+    with opened(settings) as app:
+        place = Place(platform="cli", address=str(args.file))
+        view = open_case_from_alert(data, actor="cli", place=place, services=app.services)
     print(view.code)
     return 0
-
-
-def _contacts_import(args: argparse.Namespace, settings: Settings) -> int:
-    name = args.file or settings.tocsin_directory
-    if name is None:
-        raise InputError("name the directory file, or set TOCSIN_DIRECTORY")
-    app = build_application(settings)
-    try:
-        summary = import_directory(Path(name), replace=args.replace, services=app.services)
-    finally:
-        app.close()
-    print(f"{summary.added} added, {summary.updated} updated, {summary.removed} removed")
-    return 0
-
-
-def _contacts_list(args: argparse.Namespace, settings: Settings) -> int:
-    app = build_application(settings)
-    try:
-        contacts = list_contacts(country=args.country, services=app.services)
-        today = app.services.today()
-    finally:
-        app.close()
-    _print_contacts(contacts, today)
-    return 0
-
-
-def _contacts_stale(args: argparse.Namespace, settings: Settings) -> int:
-    if args.days < 0:
-        raise InputError("--days must be 0 or more")
-    app = build_application(settings)
-    try:
-        contacts = stale_contacts(days=args.days, services=app.services)
-        today = app.services.today()
-    finally:
-        app.close()
-    _print_contacts(
-        contacts, today, empty=f"Every contact was verified in the last {args.days} days."
-    )
-    return 0
-
-
-def _print_contacts(contacts: list[Contact], today: date, empty: str = "No contacts.") -> None:
-    if not contacts:
-        print(empty)
-    for c in contacts:
-        where = " ".join(part for part in (c.government and f"[{c.government}]", c.country) if part)
-        print(f"{c.institution:24} {where or '-':10} {c.describe(today)}")
 
 
 def read_alert(name: str) -> Any:

@@ -138,6 +138,16 @@ def services(
     connection.close()
 
 
+def isolated_environment(database: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without any Tocsin setting, on a SQLite file of the test's."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL", "MAKE"))
+    }
+    return {**environment, "DATABASE_URL": f"sqlite:///{database}", **extra}
+
+
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]

@@ -151,8 +151,8 @@ def list_cases(*, session: Session, include_closed: bool = False) -> list[Case]:
     return list(session.scalars(query))
 
 
-def get_case(*, session: Session, code: str) -> Case | None:
-    """The case with this code, with everything a detail view shows."""
+def get_case(*, session: Session, code: str, for_update: bool = False) -> Case | None:
+    """The case with this code and everything a detail view shows; locked when `for_update`."""
     query = (
         select(Case)
         .where(Case.code == code)
@@ -163,6 +163,8 @@ def get_case(*, session: Session, code: str) -> Case | None:
             selectinload(Case.defender),
         )
     )
+    if for_update:
+        query = query.with_for_update(of=Case)
     return session.scalar(query)
 
 

@@ -6,27 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
 from bot.domain.lifecycle import CaseState, StepState, StepStatus
+from bot.store.cases import get_case
 from bot.store.models import AuditEvent, Case, ChecklistStep
 
 
 def lock_case(*, session: Session, code: str) -> Case | None:
     """The case with everything a change touches, locked until the transaction ends."""
-    query = (
-        select(Case)
-        .where(Case.code == code)
-        .options(
-            selectinload(Case.threats),
-            selectinload(Case.targets),
-            selectinload(Case.steps),
-            selectinload(Case.defender),
-        )
-        .with_for_update(of=Case)
-    )
-    return session.scalar(query)
+    return get_case(session=session, code=code, for_update=True)
 
 
 def step_state(row: ChecklistStep) -> StepState:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import isolated_environment
 
 ALERT = {
     "country": "HN",
@@ -28,13 +29,7 @@ def workdir(tmp_path: Path) -> Path:
 def tocsin(
     workdir: Path, *args: str, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL"))
-    }
-    environment["DATABASE_URL"] = f"sqlite:///{workdir / 'tocsin.db'}"
-    environment.update(env)
+    environment = isolated_environment(workdir / "tocsin.db", **env)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,18 +12,14 @@ from sqlalchemy import inspect
 
 from bot.store.db import create_database_engine
 from bot.store.migrate import alembic_config, upgrade_to_head
+from tests.conftest import isolated_environment
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_piped_commands_into_make_run_open_and_list_a_case(
     project_root: Path, tmp_path: Path
 ) -> None:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL", "MAKE"))
-    }
-    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'tocsin.db'}"
+    environment = isolated_environment(tmp_path / "tocsin.db")
     script = (
         "ua new country=HN threats=arbitrary_detention profiles=journalist "
         'summary="held at a police station"\nua list\n'
