@@ -34,3 +34,4 @@ clean:
 
 bench: install
 	$(BIN)/python -m bench.triage
+	$(BIN)/python -m bench.scheduler

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.connectors.console.connector import ConsoleConnector
+from bot.delivery import Delivery
+from bot.scheduler import Scheduler
 from bot.store.db import create_database_engine, session_factory
+from bot.store.leader import LeaderLock
 from bot.store.migrate import current_revision, head_revision
 from config.playbook import load_playbook
 from config.settings import Settings
@@ -85,7 +88,15 @@ async def run_connectors(settings: Settings, app: Application) -> None:
             f"{' and '.join(pending)} settings are present, but this version of Tocsin has no "
             f"{' or '.join(pending)} connector yet: unset those variables to use the console."
         )
-    await ConsoleConnector(app.services).run()
+    console = ConsoleConnector(app.services)
+    delivery = Delivery()
+    delivery.register("console", console)
+    scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
+    await scheduler.start()
+    try:
+        await console.run()
+    finally:
+        await scheduler.stop()
 
 
 def run(settings: Settings) -> None:

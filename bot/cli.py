@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.app import StartupError, check_schema, opened, run, schema_is_current
 from bot.cli_contacts import add_contacts_commands
+from bot.cli_schedule import add_schedule_commands
 from bot.connectors.console.render import render_text
 from bot.domain.alert import AlertError
 from bot.domain.case import Place
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     alert_new.add_argument("file", help="alert JSON file, or - for standard input")
     alert_new.set_defaults(action=_alert_new)
     add_contacts_commands(commands)
+    add_schedule_commands(commands)
     return parser
 
 

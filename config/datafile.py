@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -75,8 +75,38 @@ def load_data_file(
         problem = error.errors(include_url=False)[0]
         message = str(problem["msg"]).removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
-            message = "is not a known field here"
+            accepted = _fields_at(model, tuple(problem["loc"])[:-1])
+            message = "is not a known field here" + (f"; accepted: {accepted}" if accepted else "")
         raise _located(path, lines, tuple(problem["loc"]), message) from None
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> str:
+    """The field names of the model found at `loc` inside `model`, for an unknown-field error."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, str) and _is_model(current):
+            current = (
+                current.model_fields[part].annotation if part in current.model_fields else None
+            )
+        current = _inner_model(current)
+        if current is None:
+            return ""
+    return ", ".join(current.model_fields) if _is_model(current) else ""
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The model inside Optional[...], tuple[..., ...], list[...] or the annotation itself."""
+    if _is_model(annotation):
+        return annotation
+    for argument in get_args(annotation):
+        found = _inner_model(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _read(path: Path) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.domain import lifecycle
 from bot.domain.case import Place
 from bot.domain.commands import CaseChange, RecordReply, SetConsent
-from bot.domain.lifecycle import TransitionError
+from bot.domain.commands import unquote as _unquote
+from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
 from bot.domain.views import audit_message, checklist_message
 from bot.store.cases import case_view, get_case
@@ -22,7 +25,7 @@ from bot.store.changes import (
 )
 from bot.store.models import Case
 from handlers.context import Services
-from handlers.steps import found, open_case_for_change
+from handlers.loading import found, open_case_for_change
 
 
 def change_case(change: CaseChange, *, actor: str, place: Place, services: Services) -> Message:
@@ -37,8 +40,9 @@ def change_case(change: CaseChange, *, actor: str, place: Place, services: Servi
             lifecycle.ensure_open(case_state(case))
             detail, headline = {"text": change.text}, "Note added."
         elif change.action == "close":
-            outcome, _, note = change.text.partition(" ")
+            outcome, note = _outcome_and_note(change.text)
             store_case(case, lifecycle.close(case_state(case), outcome.lower(), now))
+            _each_step(case, lifecycle.silence)
             detail = (
                 {"outcome": case.outcome, "note": note.strip()}
                 if note.strip()
@@ -47,6 +51,7 @@ def change_case(change: CaseChange, *, actor: str, place: Place, services: Servi
             headline = f"{case.code} closed: {(case.outcome or '').replace('_', ' ')}."
         else:
             store_case(case, lifecycle.reopen(case_state(case)))
+            _each_step(case, lifecycle.wake)
             detail, headline = {}, f"{case.code} is open again."
         record(
             session=session,
@@ -61,12 +66,26 @@ def change_case(change: CaseChange, *, actor: str, place: Place, services: Servi
     return checklist_message(view, services.zone_for(place), headline)
 
 
+def _outcome_and_note(text: str) -> tuple[str, str]:
+    words = text.split(maxsplit=1)
+    note = words[1] if len(words) > 1 else ""
+    return words[0].lower(), _unquote(note)
+
+
+def _each_step(case: Case, change: Callable[[StepState], StepState]) -> None:
+    for row in case.steps:
+        store_step(row, change(step_state(row)))
+
+
 def set_consent(change: SetConsent, *, actor: str, place: Place, services: Services) -> Message:
     """`ua consent CODE media=yes …`: record the answers and open or block the steps they gate."""
     now = services.clock()
     with services.transaction() as session:
         case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
-        consents = {**consents_of(case), **change.changes}
+        recorded = consents_of(case)
+        if all(recorded[use] == given for use, given in change.changes.items()):
+            raise TransitionError("That consent is already recorded; nothing changed.")
+        consents = {**recorded, **change.changes}
         set_consents(case, consents)
         moved: dict[str, list[int]] = {"opened": [], "blocked": []}
         for row in case.steps:

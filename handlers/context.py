@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ChangeSignal:
+    """Tells whoever listens (the scheduler) that stored work changed, from any thread."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every change."""
+        self._listeners.append(listener)
+
+    def notify(self) -> None:
+        """Tell every listener; a failing listener is logged, never the caller's problem."""
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                logging.getLogger(__name__).exception("a change listener failed")
+
+
 @dataclass(frozen=True)
 class Services:
     """Shared dependencies of the handlers, built once at start."""
@@ -30,6 +50,7 @@ class Services:
     playbook: Playbook
     tz: tzinfo
     clock: Callable[[], datetime] = utc_now
+    changes: ChangeSignal = field(default_factory=ChangeSignal)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -40,7 +61,11 @@ class Services:
     def zone_for(self, place: Place) -> tzinfo:
         """The time zone to show times in at this place: its own, else the organisation's."""
         with self.transaction() as session:
-            name = destination_timezone(session=session, place=place)
+            return self.zone_for_place(session, place)
+
+    def zone_for_place(self, session: Session, place: Place) -> tzinfo:
+        """`zone_for`, inside a transaction already open."""
+        name = destination_timezone(session=session, place=place)
         try:
             return ZoneInfo(name) if name else self.tz
         except (ZoneInfoNotFoundError, ValueError):

@@ -12,10 +12,12 @@ from bot.domain.commands import (
     USAGE_NEW,
     CaseChange,
     CommandError,
+    Digest,
     Help,
     ListCases,
     NewCase,
     ParsedCommand,
+    RecordMeasure,
     RecordReply,
     RouteAlert,
     SetConsent,
@@ -30,7 +32,9 @@ from bot.domain.views import help_message, routing_message
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
+from handlers.digest import digest_command
 from handlers.intake import new_case, triage_alert
+from handlers.measures import record_measure
 from handlers.steps import change_step
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,9 @@ def handle_line(line: str, *, actor: str, place: Place, services: Services) -> M
 def handle(command: Command, services: Services) -> Message:
     """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
     try:
-        return _run(parse_command(command.text), command, services)
+        reply = _run(parse_command(command.text), command, services)
+        services.changes.notify()
+        return reply
     except (CommandError, TransitionError) as error:
         return error_message(str(error))
     except AlertError as error:
@@ -92,4 +98,10 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return set_consent(parsed, actor=command.actor, place=command.place, services=services)
         case RecordReply():
             return record_reply(parsed, actor=command.actor, place=command.place, services=services)
+        case RecordMeasure():
+            return record_measure(
+                parsed, actor=command.actor, place=command.place, services=services
+            )
+        case Digest():
+            return digest_command(parsed, place=command.place, services=services)
     raise AssertionError(f"unhandled command {parsed!r}")

@@ -13,6 +13,7 @@ from bot.domain.views import case_opened
 from bot.store.cases import case_view, open_case
 from handlers.contacts import directory_for
 from handlers.context import Services
+from handlers.digest import ensure_destination
 
 
 def triage_alert(data: Any, services: Services, directory: Directory | None = None) -> Triage:
@@ -30,14 +31,11 @@ def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Servi
     """Validate, route and store the alert as a new case in one transaction."""
     result = triage_alert(data, services)
     with services.transaction() as session:
+        now = services.clock()
         case = open_case(
-            session=session,
-            triage=result,
-            actor=actor,
-            place=place,
-            now=services.clock(),
-            tz=services.tz,
+            session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
         )
+        ensure_destination(session=session, place=place, services=services, now=now)
         return case_view(case, country_name=result.country_name, detail=True)
 
 

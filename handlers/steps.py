@@ -12,9 +12,11 @@ from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
 from bot.domain.views import checklist_message
 from bot.store.cases import case_view
-from bot.store.changes import case_state, lock_case, record, step_state, store_step
+from bot.store.changes import lock_case, record, step_state, store_step
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
+from handlers.loading import open_case_for_change
+from handlers.measures import follow_up_done
 
 
 def change_step(change: StepChange, *, actor: str, place: Place, services: Services) -> Message:
@@ -26,6 +28,8 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
         before = step_state(row)
         after = _transition(change, actor, now, case.code)(before)
         store_step(row, after)
+        if change.action == "done":
+            follow_up_done(case, row, now, services.playbook.measures)
         record(
             session=session,
             case=case,
@@ -37,19 +41,6 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
         )
         view = case_view(case, country_name=services.country_name(case.country), detail=True)
     return checklist_message(view, services.zone_for(place), _confirmation(change, after))
-
-
-def found(case: Case | None, code: str) -> Case:
-    """The case, or a TransitionError saying there is none."""
-    if case is None:
-        raise TransitionError(f"No case {code}. See the open cases with: ua list")
-    return case
-
-
-def open_case_for_change(case: Case | None, code: str) -> Case:
-    checked = found(case, code)
-    lifecycle.ensure_open(case_state(checked))
-    return checked
 
 
 def _step(case: Case, n: int) -> ChecklistStep:
@@ -68,7 +59,7 @@ def _transition(
         case "assign":
             return lambda s: lifecycle.assign(s, change.text)
         case "done":
-            return lambda s: lifecycle.complete(s, change.text or None, now, code)
+            return lambda s: lifecycle.complete(s, change.text or None, now, code, actor)
         case "skip":
             return lambda s: lifecycle.skip(s, change.text, now)
         case "snooze":

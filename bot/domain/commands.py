@@ -6,11 +6,12 @@ import difflib
 import re
 import shlex
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from bot.domain.durations import DurationError, parse_duration
 from bot.domain.lifecycle import Outcome
+from bot.domain.schedule import TimeOfDayError, parse_time_of_day
 
 PREFIXES = ("/ua", "!ua", "ua")
 
@@ -35,6 +36,9 @@ USAGE = {
     + ")",
     "reopen": "ua reopen UA-2026-0042",
     "log": "ua log UA-2026-0042",
+    "measure": "ua measure UA-2026-0042 IACHR MC-123-26 requested|granted|extended|lifted|rejected "
+    "[2026-11-20] [review=2027-02-01]",
+    "digest": "ua digest [at 09:00 America/Tegucigalpa]",
     "help": "ua help [command]",
 }
 
@@ -129,6 +133,26 @@ class RecordReply:
     text: str
 
 
+@dataclass(frozen=True)
+class RecordMeasure:
+    """`ua measure CODE BODY REFERENCE STATE [date] [review=date]`."""
+
+    code: str
+    body: str
+    reference: str
+    state: str
+    on: date | None = None
+    review: date | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """`ua digest` posts it now; `ua digest at 09:00 Zone/Name` sets this place's daily time."""
+
+    at: time | None = None
+    zone: str | None = None
+
+
 ParsedCommand = (
     NewCase
     | RouteAlert
@@ -139,6 +163,8 @@ ParsedCommand = (
     | CaseChange
     | SetConsent
     | RecordReply
+    | RecordMeasure
+    | Digest
 )
 
 
@@ -173,6 +199,10 @@ def parse_command(words_text: str) -> ParsedCommand:
         return ShowCase(code=normalise_case_code(args[0]))
     if verb == "help":
         return Help(topic=args[0].lower() if args else None)
+    if verb == "measure":
+        return _parse_measure(args)
+    if verb == "digest":
+        return _parse_digest(args)
     close = difflib.get_close_matches(verb, list(USAGE), n=1)
     hint = f" Did you mean 'ua {close[0]}'?" if close else ""
     raise CommandError(
@@ -194,7 +224,7 @@ def _parse_case_verb(verb: str, words_text: str) -> ParsedCommand:
     code = normalise_case_code(parts[1])
     if verb in _STEP_VERBS:
         return _parse_step_verb(verb, code, parts[2:])
-    rest = _unquote(" ".join(parts[2:]))
+    rest = unquote(" ".join(parts[2:]))
     if verb == "consent":
         return SetConsent(code=code, changes=_consent_changes(rest))
     if verb == "reply":
@@ -210,7 +240,7 @@ def _parse_step_verb(verb: str, code: str, parts: list[str]) -> StepChange:
     if not parts:
         raise CommandError(f"Usage: {USAGE[verb]}")
     n = _step_number(parts[0])
-    text = _unquote(parts[1]) if len(parts) > 1 else ""
+    text = unquote(parts[1]) if len(parts) > 1 else ""
     if _STEP_VERBS[verb] and not text:
         raise CommandError(f"Usage: {USAGE[verb]}")
     if verb == "snooze":
@@ -225,22 +255,34 @@ def _parse_reply(code: str, parts: list[str]) -> RecordReply:
     if len(parts) < 2:
         raise CommandError(f"Usage: {USAGE['reply']}")
     number = parts[0].upper().removeprefix("T")
-    if not number.isdigit() or int(number) < 1:
+    if not _whole_number(number):
         raise CommandError(
             f"'{parts[0]}' is not a target number; targets are T1, T2 … in ua show {code}"
         )
-    return RecordReply(code=code, target=int(number), text=_unquote(parts[1]))
+    text = unquote(parts[1])
+    if not text:
+        raise CommandError(f"Say what the target answered. Usage: {USAGE['reply']}")
+    return RecordReply(code=code, target=int(number), text=text)
 
 
 def _step_number(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not _whole_number(text):
         raise CommandError(f"'{text}' is not a step number; steps are numbered 1, 2 … in ua show")
     return int(text)
 
 
-def _unquote(text: str) -> str:
-    text = text.translate(_SMART_QUOTES).strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+def _whole_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 9999
+
+
+_QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
+
+
+def unquote(text: str) -> str:
+    """Free text as typed, without one pair of quotes wrapping all of it (and only then)."""
+    text = text.strip()
+    closing = _QUOTE_PAIRS.get(text[:1])
+    if closing and len(text) >= 2 and text.endswith(closing) and closing not in text[1:-1]:
         return text[1:-1].strip()
     return text
 
@@ -263,6 +305,50 @@ def _consent_changes(text: str) -> dict[str, bool]:
         else:
             raise CommandError(f"consent: say {use}=yes or {use}=no.")
     return changes
+
+
+MEASURE_STATES = ("requested", "granted", "extended", "lifted", "rejected")
+
+
+def _parse_measure(args: list[str]) -> RecordMeasure:
+    if len(args) < 4:
+        raise CommandError(f"Usage: {USAGE['measure']}")
+    code, body, reference, state = normalise_case_code(args[0]), args[1], args[2], args[3].lower()
+    if state not in MEASURE_STATES:
+        raise CommandError(
+            f"'{args[3]}' is not a measure state; accepted: {', '.join(MEASURE_STATES)}."
+        )
+    on = review = None
+    for word in args[4:]:
+        if word.lower().startswith("review="):
+            review = _date(word.split("=", 1)[1])
+        elif on is None:
+            on = _date(word)
+        else:
+            raise CommandError(f"Usage: {USAGE['measure']}")
+    return RecordMeasure(
+        code=code, body=body, reference=reference, state=state, on=on, review=review
+    )
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"'{text}' is not a date; write it as 2026-11-20.") from None
+
+
+def _parse_digest(args: list[str]) -> Digest:
+    if not args:
+        return Digest()
+    if args[0].lower() != "at" or len(args) not in (2, 3):
+        raise CommandError(f"Usage: {USAGE['digest']}")
+    try:
+        at = parse_time_of_day(args[1])
+    except TimeOfDayError as error:
+        raise CommandError(f"{error}. Usage: {USAGE['digest']}") from None
+    zone = args[2] if len(args) == 3 else None
+    return Digest(at=at, zone=zone)
 
 
 def normalise_case_code(text: str) -> str:

@@ -11,6 +11,7 @@ _SHORT = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _ISO = TypeAdapter(timedelta)
 ACCEPTED = "a duration such as 5s, 30m, 4h, 2d, 1w or ISO 8601 PT4H"
+LONGEST = timedelta(days=366)
 
 
 class DurationError(ValueError):
@@ -19,18 +20,22 @@ class DurationError(ValueError):
 
 def parse_duration(text: str) -> timedelta:
     """The duration the text names; DurationError otherwise (zero and negative are refused)."""
+    if not isinstance(text, str):
+        raise DurationError(f"'{text}' has no unit; write {ACCEPTED}")
     match = _SHORT.match(text)
-    if match:
-        duration = timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
-    elif text.strip().upper().startswith("P"):
-        try:
+    try:
+        if match:
+            duration = timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+        elif text.strip().upper().startswith("P"):
             duration = _ISO.validate_python(text.strip().upper())
-        except ValidationError:
-            raise DurationError(f"'{text}' is not {ACCEPTED}") from None
-    else:
-        raise DurationError(f"'{text}' is not {ACCEPTED}")
+        else:
+            raise DurationError(f"'{text}' is not {ACCEPTED}")
+    except (ValidationError, OverflowError):
+        raise DurationError(f"'{text}' is not {ACCEPTED}") from None
     if duration <= timedelta(0):
         raise DurationError(f"'{text}' must be longer than zero")
+    if duration > LONGEST:
+        raise DurationError(f"'{text}' is longer than a year; the longest is 366d")
     return duration
 
 

@@ -28,6 +28,9 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+MAX_PERSON = 100
+
+
 class TransitionError(ValueError):
     """The change is not allowed now; the message says why and what to do instead."""
 
@@ -43,6 +46,8 @@ class StepState:
     gated_by: str | None
     note: str | None = None
     completed_at: datetime | None = None
+    next_reminder_at: datetime | None = None
+    reminders_sent: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +87,18 @@ def claim(step: StepState, actor: str) -> StepState:
 def assign(step: StepState, person: str) -> StepState:
     """Give the step to someone."""
     _ensure_pending(step, "assign")
-    if not person.strip():
-        raise TransitionError("Say whom to assign it to: ua assign CODE N @person")
-    return replace(step, assignee=person.strip())
+    person = person.strip()
+    if not person or len(person.split()) != 1 or len(person) > MAX_PERSON:
+        raise TransitionError("Name one person: ua assign CODE N @person")
+    if step.assignee == person:
+        raise TransitionError(f"Step {step.n} is already {person}'s.")
+    return replace(step, assignee=person)
 
 
-def complete(step: StepState, note: str | None, now: datetime, code: str) -> StepState:
-    """Mark the step done; a step waiting for consent cannot be."""
+def complete(
+    step: StepState, note: str | None, now: datetime, code: str, actor: str | None = None
+) -> StepState:
+    """Mark the step done, owned by whoever did it if nobody had it; not while consent lacks."""
     _ensure_pending(step, "mark done")
     if step.status is StepStatus.BLOCKED and step.gated_by:
         use = step.gated_by.removeprefix("consent.")
@@ -96,7 +106,14 @@ def complete(step: StepState, note: str | None, now: datetime, code: str) -> Ste
             f"Step {step.n} waits for the defender's consent ({use}). Once they agree, record "
             f"it with: ua consent {code} {use}=yes"
         )
-    return replace(step, status=StepStatus.DONE, note=note or step.note, completed_at=now)
+    return replace(
+        step,
+        status=StepStatus.DONE,
+        assignee=step.assignee or actor,
+        note=note or step.note,
+        completed_at=now,
+        next_reminder_at=None,
+    )
 
 
 def skip(step: StepState, reason: str, now: datetime) -> StepState:
@@ -104,13 +121,22 @@ def skip(step: StepState, reason: str, now: datetime) -> StepState:
     _ensure_pending(step, "skip")
     if not reason.strip():
         raise TransitionError(f"Say why step {step.n} is skipped: ua skip CODE {step.n} reason")
-    return replace(step, status=StepStatus.SKIPPED, note=reason.strip(), completed_at=now)
+    return replace(
+        step,
+        status=StepStatus.SKIPPED,
+        note=reason.strip(),
+        completed_at=now,
+        next_reminder_at=None,
+    )
 
 
 def snooze(step: StepState, delay: timedelta, now: datetime) -> StepState:
-    """Push the due time back by `delay`, counted from now if the step is already overdue."""
+    """Push the due time back by `delay`, counted from now if the step is already overdue;
+    reminders stay quiet until then and start again from the first."""
     _ensure_pending(step, "snooze")
-    return replace(step, due_at=max(step.due_at, now) + delay)
+    due = max(step.due_at, now) + delay
+    quiet_until = due if step.status is StepStatus.OPEN else None
+    return replace(step, due_at=due, next_reminder_at=quiet_until, reminders_sent=0)
 
 
 def apply_consent(step: StepState, consents: dict[str, bool]) -> StepState:
@@ -118,7 +144,23 @@ def apply_consent(step: StepState, consents: dict[str, bool]) -> StepState:
     if step.gated_by is None or step.status in (StepStatus.DONE, StepStatus.SKIPPED):
         return step
     given = consents.get(step.gated_by.removeprefix("consent."), False)
-    return replace(step, status=StepStatus.OPEN if given else StepStatus.BLOCKED)
+    if given == (step.status is StepStatus.OPEN):
+        return step
+    if given:
+        return replace(step, status=StepStatus.OPEN, next_reminder_at=step.due_at)
+    return replace(step, status=StepStatus.BLOCKED, next_reminder_at=None)
+
+
+def silence(step: StepState) -> StepState:
+    """No more reminders for this step (its case closed)."""
+    return replace(step, next_reminder_at=None)
+
+
+def wake(step: StepState) -> StepState:
+    """Remind an open step again from its due time (its case reopened)."""
+    if step.status is not StepStatus.OPEN:
+        return step
+    return replace(step, next_reminder_at=step.due_at)
 
 
 def close(case: CaseState, outcome: str, now: datetime) -> CaseState:

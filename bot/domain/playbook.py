@@ -39,7 +39,8 @@ TITLE_PLACEHOLDERS = frozenset({"who", "country", "target", "targets", "severity
 
 
 def _duration(value: object) -> object:
-    return parse_duration(value) if isinstance(value, str) else value
+    # Bare numbers are refused: YAML turns `1:30` into 90 and `30` would silently mean seconds.
+    return value if isinstance(value, timedelta) else parse_duration(value)  # type: ignore[arg-type]
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -59,7 +60,9 @@ class DueBySeverity(_Data):
     @model_validator(mode="before")
     @classmethod
     def _one_for_all(cls, value: object) -> object:
-        return {s.value: value for s in Severity} if isinstance(value, str) else value
+        if isinstance(value, dict | timedelta):
+            return value
+        return {s.value: value for s in Severity}
 
     def for_severity(self, severity: Severity) -> timedelta:
         """The offset for this severity."""
@@ -75,10 +78,16 @@ class StepCondition(_Data):
     profiles: frozenset[Profile] | None = None
     countries: frozenset[str] | None = None
     country_in: frozenset[str] | None = None
+    consent: frozenset[ConsentUse] | None = None
+    target_categories: frozenset[TargetCategory] | None = None
 
-    def holds(self, alert: Alert, world: World) -> bool:
-        """Whether the alert meets every condition."""
+    def holds(self, alert: Alert, world: World, targets: list[Target]) -> bool:
+        """Whether the alert and its targets meet every condition."""
+        consents = alert.consent.model_dump()
         checks = (
+            self.consent is None or all(consents[use.value] for use in self.consent),
+            self.target_categories is None
+            or any(t.category in self.target_categories for t in targets),
             self.severity is None or alert.effective_severity in self.severity,
             self.threats is None or bool(self.threats & set(alert.threats)),
             self.profiles is None or bool(self.profiles & set(alert.profiles)),
@@ -134,6 +143,23 @@ class StepTemplate(_Data):
         return self
 
 
+class ReminderPolicy(_Data):
+    """How often an overdue step is reminded, and after how many reminders it is escalated."""
+
+    repeat: DueBySeverity = DueBySeverity(critical="30m", high="2h", medium="1d")
+    escalate_after: int = Field(default=2, ge=1, le=50)
+
+
+class MeasureFollowUps(_Data):
+    """How long after each state of a protection measure to follow it up (none once it ends)."""
+
+    requested: Duration = timedelta(days=7)
+    granted: Duration = timedelta(days=30)
+    extended: Duration = timedelta(days=30)
+    lifted: Duration | None = None
+    rejected: Duration | None = None
+
+
 class Playbook(_Data):
     """An organisation's escalation steps, in order; sourced and dated like all data."""
 
@@ -141,6 +167,8 @@ class Playbook(_Data):
     source: str = Field(min_length=1)
     as_of: date
     steps: tuple[StepTemplate, ...] = Field(min_length=1)
+    reminders: ReminderPolicy = ReminderPolicy()
+    measures: MeasureFollowUps = MeasureFollowUps()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Playbook:
@@ -194,7 +222,7 @@ def build_checklist(
     }
     plans: list[tuple[StepTemplate, str, str | None]] = []
     for step in playbook.steps:
-        if not step.when.holds(alert, world):
+        if not step.when.holds(alert, world, targets):
             continue
         if step.targets is None:
             plans.append((step, step.title.format(**fields, target="", targets=""), None))

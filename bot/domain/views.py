@@ -186,6 +186,9 @@ _HELP = {
     "close": "Close the case with its outcome.",
     "reopen": "Open a closed case again.",
     "log": "Every change to the case: who, when, what, from where.",
+    "measure": "Record a precautionary (IACHR), provisional (IACtHR, ACHPR) or interim (UN) "
+    "measure's state; follow-up steps follow on the playbook's cadence.",
+    "digest": "Post the daily digest here now, or set this room's daily digest time and zone.",
     "help": "Show this help, or the help of one command.",
 }
 

@@ -36,6 +36,7 @@ def open_case(
         year=year,
         number=_next_number(session=session, year=year),
     )
+    case.origin_platform, case.origin_address = place.platform, place.address
     session.add(case)
     session.flush()
     session.add(
@@ -105,6 +106,7 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
         Target(
             position=i,
             category=t.category.value,
+            institution=t.institution,
             name=t.name,
             reason=t.reason,
             contact=t.contact,
@@ -120,6 +122,7 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
             owner_role=s.owner_role.value,
             status="open" if s.gate_open else "blocked",
             due_at=now + s.due,
+            next_reminder_at=now + s.due if s.gate_open else None,
             target_name=s.target,
             gated_by=f"consent.{s.gate.value}" if s.gate else None,
         )

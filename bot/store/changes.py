@@ -29,6 +29,8 @@ def step_state(row: ChecklistStep) -> StepState:
         gated_by=row.gated_by,
         note=row.note,
         completed_at=row.completed_at,
+        next_reminder_at=row.next_reminder_at,
+        reminders_sent=row.reminders_sent,
     )
 
 
@@ -39,6 +41,8 @@ def store_step(row: ChecklistStep, state: StepState) -> None:
     row.due_at = state.due_at
     row.note = state.note
     row.completed_at = state.completed_at
+    row.next_reminder_at = state.next_reminder_at
+    row.reminders_sent = state.reminders_sent
 
 
 def case_state(case: Case) -> CaseState:

@@ -58,6 +58,9 @@ class Case(Base):
     source_reported_by: Mapped[str | None] = mapped_column(String(500))
     source_external_id: Mapped[str | None] = mapped_column(String(500), index=True)
     opened_by: Mapped[str] = mapped_column(String(200))
+    # Where the case was raised: reminders and escalations go back there.
+    origin_platform: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    origin_address: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
@@ -125,6 +128,7 @@ class Target(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
     category: Mapped[str] = mapped_column(String(40))
+    institution: Mapped[str] = mapped_column(String(120), default="", server_default="")
     name: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(Text)
@@ -156,6 +160,10 @@ class ChecklistStep(Base):
     gated_by: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None]
+    # The scheduler's state lives here, not in the scheduler: reminders sent, and when to act next.
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measures.id", ondelete="SET NULL"))
 
     case: Mapped[Case] = relationship(back_populates="steps")
 
@@ -175,6 +183,8 @@ class Measure(Base):
     granted_on: Mapped[date | None]
     follow_up_every_days: Mapped[int | None]
     next_follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
+    decided_on: Mapped[date | None]
+    updated_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="measures")
 
@@ -196,6 +206,9 @@ class Destination(Base):
     team: Mapped[str | None] = mapped_column(String(100))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     digest_time: Mapped[str | None] = mapped_column(String(5))
+    next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Escalations that the case lead has not answered go to the team's lead destination.
+    is_lead: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime]
 
 

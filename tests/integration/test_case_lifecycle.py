@@ -118,6 +118,12 @@ def test_media_consent_opens_the_public_statement(say: Say, services: Services) 
     assert "blocked" not in say(f"ua consent {CODE} media=no").split("\n")[0]
 
 
+def test_a_closing_note_may_be_quoted_and_follow_any_space(say: Say) -> None:
+    say(NEW)
+    assert say(f'ua close {CODE}\treleased   "on bail"').startswith(f"{CODE} closed: released.")
+    assert "note: on bail" in say(f"ua log {CODE}")
+
+
 def test_reopen_a_closed_case(say: Say) -> None:
     say(NEW)
     say(f"ua close {CODE} ongoing_risk")
@@ -148,6 +154,13 @@ def test_reopen_a_closed_case(say: Say) -> None:
         ([f"ua skip {CODE} 2 not needed"], f"ua done {CODE} 2", "! Step 2 was skipped"),
         ([f"ua claim {CODE} 2"], f"ua claim {CODE} 2", "! Step 2 is already yours."),
         ([], f"ua claim {CODE} two", "! 'two' is not a step number"),
+        ([f"ua assign {CODE} 2 @bea"], f"ua assign {CODE} 2 @bea", "! Step 2 is already @bea's."),
+        ([], f"ua assign {CODE} 2 @bea please call", "! Name one person"),
+        (
+            [f"ua consent {CODE} media=yes"],
+            f"ua consent {CODE} media=yes",
+            "! That consent is already recorded",
+        ),
     ],
 )
 def test_invalid_transitions_say_why_and_change_nothing(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.domain.commands import (
+    CaseChange,
     CommandError,
     Help,
     ListCases,
@@ -100,3 +103,35 @@ def test_unknown_words_get_a_short_usage_line(words: str, message: str) -> None:
 
 def test_case_codes_are_canonical() -> None:
     assert normalise_case_code(" ua-2026-7 ") == "UA-2026-0007"
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ("claim UA-2026-0001 ²", "'²' is not a step number"),
+        ("reply UA-2026-0001 ² thanks", "'²' is not a target number"),
+        ('reply UA-2026-0001 T1 ""', "Say what the target answered"),
+        ("snooze UA-2026-0001 1 99999999999w", "is not a duration"),
+        ("snooze UA-2026-0001 1 3000000d", "longer than a year"),
+    ],
+)
+def test_odd_numbers_and_durations_get_a_clear_message(words: str, message: str) -> None:
+    with pytest.raises(CommandError, match=re.escape(message)):
+        parse_command(words)
+
+
+@pytest.mark.parametrize(
+    ("words", "text"),
+    [
+        (
+            'note UA-2026-0001 "Ana" said she\'d call "tomorrow"',
+            '"Ana" said she\'d call "tomorrow"',
+        ),
+        ('note UA-2026-0001 "the whole note quoted"', "the whole note quoted"),
+        ("note UA-2026-0001 \u201cher lawyer\u201d called", "\u201cher lawyer\u201d called"),
+        ("note UA-2026-0001 \u201cwrapped\u201d", "wrapped"),
+    ],
+)
+def test_free_text_keeps_what_was_typed(words: str, text: str) -> None:
+    parsed = parse_command(words)
+    assert isinstance(parsed, CaseChange) and parsed.text == text

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from bot.connectors.console.render import render_text
 from bot.domain.case import Place
+from bot.domain.messages import Message
 from handlers.context import Services
 from handlers.dispatch import handle_line
 
@@ -49,6 +50,10 @@ class ConsoleConnector:
             self._print("! Commands start with 'ua'. Try: ua help")
         else:
             self._print(render_text(reply))
+
+    async def send(self, place: Place, message: Message) -> None:
+        """Post a message Tocsin sends on its own (reminders, digests) to the terminal."""
+        self._print(render_text(message))
 
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")

@@ -1,0 +1,79 @@
+"""Reminders and escalations of overdue steps: who is told what, and when to ask again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from bot.domain.messages import Message, Paragraph
+from bot.domain.playbook import ReminderPolicy
+from bot.domain.vocabulary import Severity
+
+# A reminder that fires this much later than planned happened while Tocsin was not running.
+LATE_AFTER = timedelta(minutes=1)
+
+
+class ReminderKind(StrEnum):
+    """Who a reminder is addressed to, as the step stays overdue."""
+
+    OWNER = "reminder"
+    CASE_LEAD = "escalation_lead"
+    TEAM_LEAD = "escalation_team"
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueStep:
+    """A step whose reminder time has come, with what the message needs."""
+
+    code: str
+    n: int
+    title: str
+    owner: str
+    lead: str
+    severity: Severity
+    due_at: datetime
+    planned_at: datetime
+    reminders_sent: int
+
+
+def kind_of(reminders_sent: int, policy: ReminderPolicy) -> ReminderKind:
+    """Owner first; after `escalate_after` reminders the case lead; after as many more, the team."""
+    if reminders_sent < policy.escalate_after:
+        return ReminderKind.OWNER
+    if reminders_sent < 2 * policy.escalate_after:
+        return ReminderKind.CASE_LEAD
+    return ReminderKind.TEAM_LEAD
+
+
+def next_reminder(now: datetime, severity: Severity, policy: ReminderPolicy) -> datetime:
+    """When to remind again if the step is still not done: counted from now, so a catch-up
+    after downtime fires once rather than once per missed interval."""
+    return now + policy.repeat.for_severity(severity)
+
+
+def reminder_message(step: OverdueStep, kind: ReminderKind, now: datetime, tz: tzinfo) -> Message:
+    """The text posted for one reminder or escalation."""
+    due = step.due_at.astimezone(tz).strftime("%a %d %b %H:%M %Z")
+    what = f"step {step.n} of {step.code} ({step.title}) was due {due}"
+    late = now - step.planned_at > LATE_AFTER
+    suffix = " [late: this fell due while Tocsin was offline]" if late else ""
+    if kind is ReminderKind.OWNER:
+        text = (
+            f"Reminder for {step.owner}: {what}.{suffix} Mark it with: ua done {step.code} {step.n}"
+        )
+    elif kind is ReminderKind.CASE_LEAD:
+        text = (
+            f"Escalation to the case lead {step.lead}: {what} and is still open after "
+            f"{_reminders(step.reminders_sent)} to {step.owner}.{suffix}"
+        )
+    else:
+        text = (
+            f"Escalation to the team lead: {what} and is still open after "
+            f"{_reminders(step.reminders_sent)} ({step.severity.value} case).{suffix}"
+        )
+    return Message(fallback=text, blocks=(Paragraph(text),))
+
+
+def _reminders(count: int) -> str:
+    return "1 reminder" if count == 1 else f"{count} reminders"

@@ -1,0 +1,113 @@
+"""What the scheduler reads and writes: due reminders, due digests, and the next instant to wake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, contains_eager
+
+from bot.domain.case import Place
+from bot.store.models import Case, ChecklistStep, Destination
+
+DELIVERABLE_PLATFORMS = frozenset({"console", "slack", "matrix"})
+
+
+def _open_step_reminders() -> Select[ChecklistStep]:
+    return (
+        select(ChecklistStep)
+        .join(ChecklistStep.case)
+        .where(
+            Case.status == "open",
+            ChecklistStep.status == "open",
+            ChecklistStep.next_reminder_at.is_not(None),
+        )
+    )
+
+
+def next_wakeup(*, session: Session) -> datetime | None:
+    """The earliest instant a reminder or a digest is due, or None when nothing is scheduled."""
+    step = session.scalar(
+        select(func.min(ChecklistStep.next_reminder_at))
+        .join(ChecklistStep.case)
+        .where(Case.status == "open", ChecklistStep.status == "open")
+    )
+    digest = session.scalar(select(func.min(Destination.next_digest_at)))
+    times = [t for t in (step, digest) if t is not None]
+    if not times:
+        return None
+    # SQLite returns aggregates as naive text or values, without the column type: they are UTC.
+    parsed = [t if isinstance(t, datetime) else datetime.fromisoformat(str(t)) for t in times]
+    earliest = min(p if p.tzinfo else p.replace(tzinfo=UTC) for p in parsed)
+    return earliest.astimezone(UTC)
+
+
+def due_steps(*, session: Session, now: datetime, limit: int = 500) -> list[ChecklistStep]:
+    """Open steps of open cases whose reminder time has come, oldest first, locked for this run."""
+    query = (
+        _open_step_reminders()
+        .where(ChecklistStep.next_reminder_at <= now)
+        .options(contains_eager(ChecklistStep.case).selectinload(Case.steps))
+        .order_by(ChecklistStep.next_reminder_at, ChecklistStep.id)
+        .limit(limit)
+        .with_for_update(of=ChecklistStep, skip_locked=True)
+    )
+    return list(session.scalars(query).unique())
+
+
+def pending_steps(*, session: Session, limit: int) -> list[ChecklistStep]:
+    """The next reminders in time order, for `tocsin reminders`."""
+    query = (
+        _open_step_reminders()
+        .options(contains_eager(ChecklistStep.case))
+        .order_by(ChecklistStep.next_reminder_at, ChecklistStep.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query).unique())
+
+
+def due_digests(*, session: Session, now: datetime) -> list[Destination]:
+    """Destinations whose digest time has come."""
+    query = (
+        select(Destination)
+        .where(Destination.next_digest_at.is_not(None), Destination.next_digest_at <= now)
+        .order_by(Destination.next_digest_at, Destination.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def scheduled_digests(*, session: Session) -> list[Destination]:
+    """Every destination with a digest time, next first."""
+    query = (
+        select(Destination)
+        .where(Destination.next_digest_at.is_not(None))
+        .order_by(Destination.next_digest_at)
+    )
+    return list(session.scalars(query))
+
+
+def lead_destination(*, session: Session) -> Destination | None:
+    """Where escalations go once the case lead has not acted."""
+    return session.scalar(select(Destination).where(Destination.is_lead.is_(True)).limit(1))
+
+
+def first_destination(*, session: Session) -> Destination | None:
+    """The oldest destination: the team's room when a case came from elsewhere."""
+    return session.scalar(select(Destination).order_by(Destination.id).limit(1))
+
+
+def destination_for(*, session: Session, place: Place) -> Destination | None:
+    """The destination row of a place, if it has one."""
+    query = select(Destination).where(
+        Destination.platform == place.platform, Destination.address == place.address
+    )
+    return session.scalar(query)
+
+
+def case_lead(case: Case) -> str:
+    """Whoever holds the first lead step, else whoever opened the case."""
+    for step in sorted(case.steps, key=lambda s: s.n):
+        if step.owner_role == "lead" and step.assignee:
+            return step.assignee
+    return case.opened_by

@@ -1,0 +1,106 @@
+"""Chasing the work: reminders and escalations of overdue steps, and digests at their local time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.case import Place
+from bot.domain.messages import Message
+from bot.domain.reminders import (
+    OverdueStep,
+    ReminderKind,
+    kind_of,
+    next_reminder,
+    reminder_message,
+)
+from bot.domain.schedule import next_local_time, parse_time_of_day
+from bot.domain.vocabulary import Severity
+from bot.store import schedule as store
+from bot.store.changes import record
+from bot.store.models import ChecklistStep, Destination
+from handlers.context import Services
+from handlers.digest import build_digest
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message the scheduler must post, and where."""
+
+    place: Place
+    message: Message
+
+
+def run_due(services: Services, now: datetime) -> list[Outgoing]:
+    """Advance every reminder and digest whose time has come; return what to post, in due order.
+
+    Each row moves to its next time in the same transaction, so nothing fires twice, and a
+    catch-up after downtime fires each overdue item once.
+    """
+    policy = services.playbook.reminders
+    outgoing: list[Outgoing] = []
+    with services.transaction() as session:
+        lead_room = store.lead_destination(session=session)
+        team = lead_room or store.first_destination(session=session)
+        for row in store.due_steps(session=session, now=now):
+            kind = kind_of(row.reminders_sent, policy)
+            place = _place_for(row, kind, lead_room, team)
+            message = reminder_message(
+                _overdue(row), kind, now, services.zone_for_place(session, place)
+            )
+            row.reminders_sent += 1
+            row.next_reminder_at = next_reminder(now, Severity(row.case.severity), policy)
+            record(
+                session=session,
+                case=row.case,
+                actor="tocsin",
+                place=place,
+                action=kind.value,
+                now=now,
+                detail={"n": row.n, "count": row.reminders_sent},
+            )
+            outgoing.append(Outgoing(place, message))
+        for destination in store.due_digests(session=session, now=now):
+            place = _place(destination)
+            outgoing.append(Outgoing(place, build_digest(session, services, destination, now)))
+            destination.next_digest_at = next_digest(destination, now)
+    return outgoing
+
+
+def _overdue(row: ChecklistStep) -> OverdueStep:
+    return OverdueStep(
+        code=row.case.code,
+        n=row.n,
+        title=row.title,
+        owner=row.assignee or row.owner_role,
+        lead=store.case_lead(row.case),
+        severity=Severity(row.case.severity),
+        due_at=row.due_at,
+        planned_at=row.next_reminder_at or row.due_at,
+        reminders_sent=row.reminders_sent,
+    )
+
+
+def _place_for(
+    row: ChecklistStep, kind: ReminderKind, lead_room: Destination | None, team: Destination | None
+) -> Place:
+    """The case's own room; the team lead's for the last escalation; a team room for cases
+    raised where Tocsin cannot post (the CLI, a partner's form)."""
+    if kind is ReminderKind.TEAM_LEAD and lead_room is not None:
+        return _place(lead_room)
+    if row.case.origin_platform in store.DELIVERABLE_PLATFORMS or team is None:
+        return Place(row.case.origin_platform, row.case.origin_address)
+    return _place(team)
+
+
+def _place(destination: Destination) -> Place:
+    return Place(destination.platform, destination.address, destination.encrypted)
+
+
+def next_digest(destination: Destination, after: datetime) -> datetime | None:
+    """The destination's next digest instant after `after`, in its own time zone."""
+    if destination.digest_time is None:
+        return None
+    at = parse_time_of_day(destination.digest_time)
+    return next_local_time(after, at, ZoneInfo(destination.timezone))

@@ -1,0 +1,244 @@
+"""Reminders, escalations, catch-up, measures and digests with an injected clock, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.connectors.console.render import render_text
+from bot.domain.case import Place
+from bot.store.leader import LeaderLock
+from bot.store.models import Destination
+from bot.store.schedule import next_wakeup
+from handlers.context import Services
+from handlers.dispatch import handle_line
+from handlers.reminders import run_due
+from tests.conftest import OPENED_AT, FrozenClock
+
+ROOM = Place(platform="console", address="room")
+LEADS = Place(platform="console", address="leads")
+CODE = "UA-2026-0001"
+# High severity (arbitrary detention): in the default playbook step 1 is due after 30 minutes,
+# reminders repeat every 2 hours and escalate after 2 of them.
+NEW = 'ua new country=HN threats=arbitrary_detention profiles=journalist summary="held"'
+
+
+def say(services: Services, line: str, actor: str = "console:ana") -> str:
+    reply = handle_line(line, actor=actor, place=ROOM, services=services)
+    assert reply is not None
+    return render_text(reply)
+
+
+def fire(services: Services, clock: FrozenClock, **later: float) -> list[tuple[str, str]]:
+    """Move the clock and run the scheduler once; what it posts, as (place, text)."""
+    clock.advance(**later)
+    return [(str(o.place), render_text(o.message)) for o in run_due(services, clock.now)]
+
+
+def step_one(posts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [p for p in posts if "step 1 of" in p[1]]
+
+
+def test_nothing_fires_before_the_step_is_due(services: Services, clock: FrozenClock) -> None:
+    say(services, NEW)
+    assert step_one(fire(services, clock, minutes=29)) == []
+
+
+def test_a_due_step_reminds_its_owner_in_the_case_room(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    say(services, f"ua assign {CODE} 1 @bea")
+    [(place, text)] = step_one(fire(services, clock, minutes=30))
+    assert place == "console:room"
+    assert text.startswith(f"Reminder for @bea: step 1 of {CODE}")
+    assert "late" not in text
+    assert step_one(fire(services, clock, minutes=1)) == [], "nothing fires twice"
+
+
+def test_reminders_repeat_then_escalate_to_the_case_lead_then_the_team(
+    services: Services, clock: FrozenClock
+) -> None:
+    with services.transaction() as session:
+        session.add(
+            Destination(platform="console", address="leads", is_lead=True, created_at=clock.now)
+        )
+    say(services, NEW)
+    kinds = []
+    for minutes in (30, 120, 120, 120, 120):
+        [(place, text)] = step_one(fire(services, clock, minutes=minutes))
+        kinds.append((place, text.split(":")[0]))
+    assert kinds == [
+        ("console:room", "Reminder for lead"),
+        ("console:room", "Reminder for lead"),
+        ("console:room", "Escalation to the case lead console"),
+        ("console:room", "Escalation to the case lead console"),
+        ("console:leads", "Escalation to the team lead"),
+    ]
+
+
+def test_a_snoozed_step_stays_quiet_until_the_snooze_ends(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    assert step_one(fire(services, clock, minutes=30))
+    say(services, f"ua snooze {CODE} 1 1d")
+    assert step_one(fire(services, clock, hours=23)) == []
+    [(_, text)] = step_one(fire(services, clock, hours=2))
+    assert text.startswith("Reminder for lead")
+
+
+def test_done_and_close_cancel_reminders_at_once(services: Services, clock: FrozenClock) -> None:
+    say(services, NEW)
+    say(services, f"ua done {CODE} 1")
+    assert step_one(fire(services, clock, hours=1)) == []
+    say(services, f"ua close {CODE} released")
+    assert [p for p in fire(services, clock, days=3) if CODE in p[1] and "Reminder" in p[1]] == []
+    with services.transaction() as session:
+        room = session.scalars(select(Destination).where(Destination.address == "room")).one()
+        assert next_wakeup(session=session) == room.next_digest_at, "only the digest is left"
+
+
+def test_after_downtime_everything_due_fires_once_in_due_order_marked_late(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    say(services, f"ua consent {CODE} government=yes")
+    posts = [text for _, text in fire(services, clock, hours=30) if "Reminder" in text]
+    numbers = [int(text.split("step ")[1].split(" ")[0]) for text in posts]
+    assert numbers and numbers == sorted(set(numbers), key=numbers.index)
+    assert len(numbers) == len(set(numbers)), "each overdue step once"
+    assert all("[late: this fell due while Tocsin was offline]" in text for text in posts)
+    assert [t for _, t in fire(services, clock, seconds=1) if "Reminder" in t] == []
+
+
+def test_blocked_steps_wait_for_consent_then_remind(services: Services, clock: FrozenClock) -> None:
+    say(services, NEW)
+    assert not [t for _, t in fire(services, clock, hours=5) if "step 3 of" in t]
+    say(services, f"ua consent {CODE} government=yes")
+    assert [t for _, t in fire(services, clock, seconds=1) if "step 3 of" in t]
+
+
+def test_the_scheduler_wakes_at_the_earliest_due_time(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    with services.transaction() as session:
+        assert next_wakeup(session=session) == OPENED_AT + timedelta(minutes=30)
+
+
+def test_a_digest_posts_at_the_destinations_local_time_across_dst(
+    services: Services, clock: FrozenClock
+) -> None:
+    clock.now = datetime(2026, 3, 27, 12, tzinfo=UTC)
+    say(services, NEW.replace("threats=arbitrary_detention", "threats=surveillance"))
+    assert say(services, "ua digest at 09:00 Europe/Madrid").startswith(
+        "Daily digest here at 09:00 Europe/Madrid; next on Sat 28 Mar 09:00 CET."
+    )
+    times = []
+    for _ in range(3):
+        with services.transaction() as session:
+            room = session.scalars(select(Destination).where(Destination.address == "room")).one()
+            when = room.next_digest_at
+        assert when is not None
+        clock.now = when
+        digests = [o for o in run_due(services, clock.now) if "Daily digest" in o.message.fallback]
+        assert len(digests) == 1 and str(digests[0].place) == "console:room"
+        times.append(when.isoformat())
+    # 09:00 in Madrid: 08:00 UTC in winter time, 07:00 UTC from the 29 March change on.
+    assert times == [
+        "2026-03-28T08:00:00+00:00",
+        "2026-03-29T07:00:00+00:00",
+        "2026-03-30T07:00:00+00:00",
+    ]
+
+
+def test_ua_digest_posts_now_and_an_empty_day_is_one_line(services: Services) -> None:
+    out = say(services, "ua digest")
+    assert out.startswith("Daily digest, Fri 27 Nov 2026: nothing new")
+    say(services, NEW)
+    out = say(services, "ua digest")
+    assert "New cases in the last 24 hours (1)" in out and f"{CODE} Honduras (high)" in out
+    assert "Open cases nobody has taken a step of (1)" in out
+
+
+def test_measures_add_follow_up_steps_on_their_cadence(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    out = say(services, f"ua measure {CODE} IACHR MC-123-26 requested")
+    assert out.startswith(
+        "IACHR precautionary measures MC-123-26: requested. Follow-up added, due Fri 04 Dec 2026"
+    )
+    assert "Check the status of the request for IACHR precautionary measures MC-123-26" in out
+    out = say(services, f"ua measure {CODE} IACHR MC-123-26 granted review=2027-02-01")
+    assert "superseded: granted" in out
+    assert "is the state implementing them, and was the beneficiary consulted" in out
+    assert "Review date of IACHR precautionary measures MC-123-26" in out
+    follow_up = max(
+        int(line.split(". ")[0].split()[-1])
+        for line in out.splitlines()
+        if "(granted): is the state" in line
+    )
+    clock.advance(days=30)
+    posts = (
+        [t for _, t in run_due(services, clock.now) if f"step {follow_up} of" in t.message.fallback]
+        if False
+        else [
+            o.message.fallback
+            for o in run_due(services, clock.now)
+            if f"step {follow_up} of" in o.message.fallback
+        ]
+    )
+    assert posts and posts[0].startswith("Reminder for legal")
+    digest = say(services, "ua digest")
+    assert "Measures due for follow-up (1)" in digest
+    out = say(services, f"ua done {CODE} {follow_up} state says it assigned an escort")
+    assert out.count("(granted): is the state implementing them") == 2, (
+        "the next follow-up is planned"
+    )
+    out = say(services, f"ua measure {CODE} IACHR MC-123-26 lifted")
+    assert "Follow-up added" not in out.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (f"ua measure {CODE} OAS MC-1 granted", "! 'OAS' is not a body Tocsin follows measures of"),
+        (f"ua measure {CODE} IACHR MC-1 approved", "! 'approved' is not a measure state"),
+        (f"ua measure {CODE} IACHR MC-1 granted 20/11/2026", "! '20/11/2026' is not a date"),
+        ("ua digest at 9am", "! '9am' is not a time of day"),
+        ("ua digest at 09:00 Mars/Olympus", "! 'Mars/Olympus' is not a time zone"),
+    ],
+)
+def test_bad_measure_and_digest_commands_say_what_is_accepted(
+    services: Services, line: str, message: str
+) -> None:
+    say(services, NEW)
+    assert say(services, line).startswith(message)
+
+
+def test_destinations_are_created_where_cases_are_raised(services: Services) -> None:
+    say(services, NEW)
+    with services.transaction() as session:
+        room = session.scalars(select(Destination).where(Destination.address == "room")).one()
+        assert (room.digest_time, room.timezone) == ("09:00", "America/Tegucigalpa")
+        assert room.next_digest_at == datetime(2026, 11, 27, 15, tzinfo=UTC)  # 09:00 CST
+
+
+def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(migrated_engine: Engine) -> None:
+    first, second = LeaderLock(migrated_engine), LeaderLock(migrated_engine)
+    try:
+        assert first.try_acquire()
+        if not first.shared:
+            assert second.try_acquire(), "SQLite: one process by construction, always leader"
+            return
+        assert not second.try_acquire(), "a second instance waits"
+        assert first.still_held()
+        first.release()  # the leader's connection goes away, as when its process dies
+        assert second.try_acquire(), "the standby takes over"
+    finally:
+        first.release()
+        second.release()
