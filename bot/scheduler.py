@@ -7,8 +7,9 @@ single job derived from them, so a restart rebuilds it with one query and nothin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "tocsin-next-due"
 STANDBY_POLL_SECONDS = 5.0
+# Even when no change wakes it, the scheduler looks at the database this often: a lost wake-up
+# or a row written by another process delays work by a minute at most, never indefinitely.
+HEARTBEAT = timedelta(seconds=60)
+RETRY_FIRST, RETRY_LONGEST = timedelta(seconds=5), timedelta(minutes=5)
 
 
 class Scheduler:
@@ -36,13 +41,18 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._leading = False
         self._standby: asyncio.Task[None] | None = None
+        self._arming = asyncio.Lock()
+        self._running = asyncio.Lock()
+        self._retry = RETRY_FIRST
+        self.started_at = services.clock()
 
     async def start(self) -> None:
         """Start on the running loop; lead now if the lock is free, else keep trying."""
         self._loop = asyncio.get_running_loop()
+        self.started_at = self._services.clock()
         self._aps.start()
         self._services.changes.subscribe(self.wake)
-        if await asyncio.to_thread(self._lock.try_acquire):
+        if await self._try_lock():
             await self._lead()
         else:
             log.info("another Tocsin process runs the scheduler: waiting as a standby")
@@ -60,6 +70,13 @@ class Scheduler:
         if self._loop is not None and self._leading:
             self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._arm()))
 
+    async def _try_lock(self) -> bool:
+        try:
+            return await asyncio.to_thread(self._lock.try_acquire)
+        except Exception:
+            log.exception("could not reach the database to take the scheduler lock")
+            return False
+
     async def _lead(self) -> None:
         self._leading = True
         log.info("this process runs the scheduler")
@@ -68,39 +85,71 @@ class Scheduler:
     async def _wait_for_lead(self) -> None:
         while True:
             await asyncio.sleep(STANDBY_POLL_SECONDS)
-            if await asyncio.to_thread(self._lock.try_acquire):
+            if await self._try_lock():
                 await self._lead()
                 return
 
-    async def _arm(self) -> None:
-        when = await asyncio.to_thread(self._next_wakeup)
-        if when is None:
-            if self._aps.get_job(JOB_ID):
-                self._aps.remove_job(JOB_ID)
-            return
-        self._aps.add_job(
-            self._tick,
-            trigger=DateTrigger(run_date=when),
-            id=JOB_ID,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1,
-        )
+    async def _arm(self, at: datetime | None = None) -> None:
+        """Set the single timer to the next due instant (or `at`), capped by the heartbeat."""
+        async with self._arming:
+            now = self._services.clock()
+            try:
+                when = at or await asyncio.to_thread(self._next_wakeup)
+            except Exception:
+                log.exception("could not read the next due time; trying again shortly")
+                when = now + self._retry
+            latest = now + HEARTBEAT
+            run_at = min(when, latest) if when else latest
+            # Two instances may overlap by an instant; the running lock keeps them in turn.
+            self._aps.add_job(
+                self._tick,
+                trigger=DateTrigger(run_date=max(run_at, now)),
+                id=JOB_ID,
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=2,
+            )
 
     def _next_wakeup(self) -> datetime | None:
         with self._services.transaction() as session:
             return next_wakeup(session=session)
 
     async def _tick(self) -> None:
-        if not await asyncio.to_thread(self._lock.still_held):
-            self._leading = False
-            self._standby = asyncio.create_task(self._wait_for_lead())
-            return
-        try:
-            outgoing = await asyncio.to_thread(run_due, self._services, self._services.clock())
-            for item in outgoing:
-                await self._delivery.send(item.place, item.message)
-        except Exception:
-            log.exception("the scheduler's run failed; it tries again at the next due time")
+        async with self._running:
+            if not await asyncio.to_thread(self._still_leading):
+                self._leading = False
+                self._standby = asyncio.create_task(self._wait_for_lead())
+                return
+            try:
+                await self._run_everything_due()
+            except Exception:
+                log.exception("the scheduler's run failed; retrying in %s", self._retry)
+                retry_at = self._services.clock() + self._retry
+                self._retry = min(self._retry * 2, RETRY_LONGEST)
+                await self._arm(at=retry_at)
+                return
+            self._retry = RETRY_FIRST
         await self._arm()
+
+    def _still_leading(self) -> bool:
+        try:
+            return self._lock.still_held()
+        except Exception:
+            log.exception("could not check the scheduler lock")
+            return False
+
+    async def _run_everything_due(self) -> None:
+        """Run batches until nothing is due, delivering each message on its own."""
+        while True:
+            now = self._services.clock()
+            run = functools.partial(run_due, self._services, now, started_at=self.started_at)
+            outgoing = await asyncio.to_thread(run)
+            for item in outgoing:
+                try:
+                    await self._delivery.send(item.place, item.message)
+                except Exception:
+                    log.exception("could not deliver a scheduled message to %s", item.place)
+            when = await asyncio.to_thread(self._next_wakeup)
+            if not outgoing or when is None or when > self._services.clock():
+                return

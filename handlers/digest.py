@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -13,7 +13,8 @@ from bot.domain.commands import CommandError
 from bot.domain.commands import Digest as DigestCommand
 from bot.domain.digest import DigestInput, DigestStep, digest_message
 from bot.domain.directory import Contact
-from bot.domain.messages import Message, Paragraph
+from bot.domain.messages import Message, Note, Paragraph
+from bot.domain.reminders import LATE_NOTE
 from bot.domain.schedule import next_local_time
 from bot.store.contacts import all_contacts
 from bot.store.models import Case, ChecklistStep, Destination
@@ -24,10 +25,20 @@ DEFAULT_DIGEST_TIME = time(9, 0)
 
 
 def build_digest(
-    session: Session, services: Services, destination: Destination, now: datetime
+    session: Session,
+    services: Services,
+    destination: Destination,
+    now: datetime,
+    *,
+    late: bool = False,
 ) -> Message:
-    """The digest for this destination's day, in its time zone."""
-    return digest_message(gather_digest(session, services, destination, now))
+    """The digest for this destination's day, in its time zone (`late` after downtime)."""
+    message = digest_message(gather_digest(session, services, destination, now))
+    if not late:
+        return message
+    return Message(
+        fallback=message.fallback + LATE_NOTE, blocks=(*message.blocks, Note(LATE_NOTE.strip()))
+    )
 
 
 def gather_digest(
@@ -51,8 +62,9 @@ def gather_digest(
         tz=zone,
         new_cases=[
             (c.code, services.country_name(c.country), c.severity)
-            for c in cases
-            if c.created_at >= now - timedelta(hours=24)
+            for c in session.scalars(
+                select(Case).where(Case.created_at >= now - timedelta(hours=24)).order_by(Case.id)
+            )
         ],
         overdue=[_line(c, s) for c, s in steps if s.measure_id is None and s.due_at < now],
         due_today=[
@@ -115,7 +127,25 @@ def digest_command(command: DigestCommand, *, place: Place, services: Services) 
     return Message(fallback=text, blocks=(Paragraph(text),))
 
 
+def leads_here(*, place: Place, services: Services) -> Message:
+    """`ua leads here`: this room receives the escalations case leads leave open."""
+    now = services.clock()
+    with services.transaction() as session:
+        room = ensure_destination(session=session, place=place, services=services, now=now)
+        if room is None:
+            raise CommandError("The leads' room must be a chat channel or room.")
+        for other in session.scalars(select(Destination).where(Destination.is_lead.is_(True))):
+            other.is_lead = False
+        room.is_lead = True
+    text = "This is now the team leads' room: escalations past the case lead come here."
+    return Message(fallback=text, blocks=(Paragraph(text),))
+
+
 def _zone(name: str) -> ZoneInfo:
+    if name not in available_timezones():
+        raise CommandError(
+            f"'{name}' is not a time zone; use an IANA name such as America/Tegucigalpa."
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -14,6 +14,7 @@ from bot.domain.commands import (
     CommandError,
     Digest,
     Help,
+    LeadsHere,
     ListCases,
     NewCase,
     ParsedCommand,
@@ -32,7 +33,7 @@ from bot.domain.views import help_message, routing_message
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
-from handlers.digest import digest_command
+from handlers.digest import digest_command, leads_here
 from handlers.intake import new_case, triage_alert
 from handlers.measures import record_measure
 from handlers.steps import change_step
@@ -104,4 +105,6 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             )
         case Digest():
             return digest_command(parsed, place=command.place, services=services)
+        case LeadsHere():
+            return leads_here(place=command.place, services=services)
     raise AssertionError(f"unhandled command {parsed!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from handlers.context import Services
 from handlers.loading import open_case_for_change
 
 FOLLOW_UP, REVIEW = "measure_follow_up", "measure_review"
+DATE_RANGE = timedelta(days=5 * 366)
 
 
 def record_measure(
@@ -39,17 +40,18 @@ def record_measure(
     except UnknownBodyError as error:
         raise CommandError(str(error)) from None
     now = services.clock()
+    _check_dates(change, now.astimezone(services.tz).date())
     with services.transaction() as session:
         case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
         measure = _measure(session, case, body, change.reference)
         on = change.on or now.astimezone(services.tz).date()
         _set_state(measure, change.state, on, now)
-        _supersede_follow_ups(case, measure, change.state)
+        _supersede(case, measure, change.state)
         start = datetime.combine(on, now.astimezone(services.tz).timetz())
         due = plan_follow_up(case, measure, body, start, services.playbook.measures)
-        if change.review is not None:
+        if change.review is not None and change.state in ACTIVE_STATES:
             review_at = datetime.combine(change.review, time(9), tzinfo=services.tz)
-            _add_step(case, measure, REVIEW, review_title(body, change.reference), review_at)
+            _set_review(case, measure, review_title(body, change.reference), review_at)
         record(
             session=session,
             case=case,
@@ -70,6 +72,19 @@ def record_measure(
     if due is not None:
         headline += f" Follow-up added, due {_local(due, services.tz)}."
     return checklist_message(view, services.zone_for(place), headline)
+
+
+def _check_dates(change: RecordMeasure, today: date) -> None:
+    if change.on is not None and not today - DATE_RANGE <= change.on <= today:
+        raise CommandError(
+            f"{change.on.isoformat()} is not a plausible date for this change: give a date "
+            f"between {(today - DATE_RANGE).isoformat()} and today."
+        )
+    if change.review is not None and not today <= change.review <= today + DATE_RANGE:
+        raise CommandError(
+            f"review={change.review.isoformat()}: give a review date between today and "
+            f"{(today + DATE_RANGE).isoformat()}."
+        )
 
 
 def plan_follow_up(
@@ -95,7 +110,7 @@ def plan_follow_up(
 def follow_up_done(
     case: Case, row: ChecklistStep, now: datetime, cadence: MeasureFollowUps
 ) -> None:
-    """After a follow-up step is done, plan the next while the measure is still in force."""
+    """After a follow-up step is done or skipped, plan the next while the measure is in force."""
     if row.key != FOLLOW_UP or row.measure_id is None:
         return
     measure = next((m for m in case.measures if m.id == row.measure_id), None)
@@ -121,14 +136,26 @@ def _set_state(measure: Measure, state: str, on: date, now: datetime) -> None:
         measure.granted_on = on
 
 
-def _supersede_follow_ups(case: Case, measure: Measure, state: str) -> None:
+def _supersede(case: Case, measure: Measure, state: str) -> None:
+    """A new state replaces pending follow-ups; once the measure ends, its review too."""
+    ended = state not in ACTIVE_STATES
     for row in case.steps:
-        if row.measure_id == measure.id and row.key == FOLLOW_UP and row.status == StepStatus.OPEN:
+        pending = row.measure_id == measure.id and row.status == StepStatus.OPEN
+        if pending and (row.key == FOLLOW_UP or ended):
             row.status, row.note, row.next_reminder_at = (
                 StepStatus.SKIPPED.value,
                 f"superseded: {state}",
                 None,
             )
+
+
+def _set_review(case: Case, measure: Measure, title: str, due: datetime) -> None:
+    """One review step per measure: a new review date moves it."""
+    for row in case.steps:
+        if row.measure_id == measure.id and row.key == REVIEW and row.status == StepStatus.OPEN:
+            row.due_at = row.next_reminder_at = due
+            return
+    _add_step(case, measure, REVIEW, title, due)
 
 
 def _add_step(case: Case, measure: Measure, key: str, title: str, due: datetime) -> None:

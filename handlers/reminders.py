@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.playbook import ReminderPolicy
 from bot.domain.reminders import (
     OverdueStep,
     ReminderKind,
@@ -23,6 +25,8 @@ from bot.store.models import ChecklistStep, Destination
 from handlers.context import Services
 from handlers.digest import build_digest
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -32,25 +36,30 @@ class Outgoing:
     message: Message
 
 
-def run_due(services: Services, now: datetime) -> list[Outgoing]:
+def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[Outgoing]:
     """Advance every reminder and digest whose time has come; return what to post, in due order.
 
     Each row moves to its next time in the same transaction, so nothing fires twice, and a
-    catch-up after downtime fires each overdue item once.
+    catch-up after downtime fires each overdue item once, marked late when it fell due before
+    `started_at` (this process's start).
     """
     policy = services.playbook.reminders
-    outgoing: list[Outgoing] = []
+    started = started_at
+    planned: list[tuple[datetime, Outgoing]] = []
     with services.transaction() as session:
         lead_room = store.lead_destination(session=session)
         team = lead_room or store.first_destination(session=session)
         for row in store.due_steps(session=session, now=now):
-            kind = kind_of(row.reminders_sent, policy)
-            place = _place_for(row, kind, lead_room, team)
-            message = reminder_message(
-                _overdue(row), kind, now, services.zone_for_place(session, place)
-            )
-            row.reminders_sent += 1
+            when = row.next_reminder_at or row.due_at
             row.next_reminder_at = next_reminder(now, Severity(row.case.severity), policy)
+            kind = _kind(row, policy)
+            place = _place_for(row, kind, lead_room, team)
+            if place.platform not in store.DELIVERABLE_PLATFORMS:
+                log.warning("%s has no room Tocsin can post in: its reminder waits", row.case.code)
+                continue
+            tz = services.zone_for_place(session, place)
+            message = reminder_message(_overdue(row, when), kind, tz, late=when < started)
+            row.reminders_sent += 1
             record(
                 session=session,
                 case=row.case,
@@ -60,15 +69,24 @@ def run_due(services: Services, now: datetime) -> list[Outgoing]:
                 now=now,
                 detail={"n": row.n, "count": row.reminders_sent},
             )
-            outgoing.append(Outgoing(place, message))
+            planned.append((when, Outgoing(place, message)))
         for destination in store.due_digests(session=session, now=now):
-            place = _place(destination)
-            outgoing.append(Outgoing(place, build_digest(session, services, destination, now)))
+            when = destination.next_digest_at or now
+            message = build_digest(session, services, destination, now, late=when < started)
+            planned.append((when, Outgoing(_place(destination), message)))
             destination.next_digest_at = next_digest(destination, now)
-    return outgoing
+    return [item for _, item in sorted(planned, key=lambda pair: pair[0])]
 
 
-def _overdue(row: ChecklistStep) -> OverdueStep:
+def _kind(row: ChecklistStep, policy: ReminderPolicy) -> ReminderKind:
+    kind = kind_of(row.reminders_sent, policy)
+    owner = row.assignee or row.owner_role
+    if kind is ReminderKind.CASE_LEAD and owner == store.case_lead(row.case):
+        return ReminderKind.TEAM_LEAD  # the lead is the owner: escalate past them
+    return kind
+
+
+def _overdue(row: ChecklistStep, planned_at: datetime) -> OverdueStep:
     return OverdueStep(
         code=row.case.code,
         n=row.n,
@@ -77,7 +95,7 @@ def _overdue(row: ChecklistStep) -> OverdueStep:
         lead=store.case_lead(row.case),
         severity=Severity(row.case.severity),
         due_at=row.due_at,
-        planned_at=row.next_reminder_at or row.due_at,
+        planned_at=planned_at,
         reminders_sent=row.reminders_sent,
     )
 

@@ -28,7 +28,7 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
         before = step_state(row)
         after = _transition(change, actor, now, case.code)(before)
         store_step(row, after)
-        if change.action == "done":
+        if change.action in ("done", "skip"):
             follow_up_done(case, row, now, services.playbook.measures)
         record(
             session=session,

@@ -39,6 +39,7 @@ USAGE = {
     "measure": "ua measure UA-2026-0042 IACHR MC-123-26 requested|granted|extended|lifted|rejected "
     "[2026-11-20] [review=2027-02-01]",
     "digest": "ua digest [at 09:00 America/Tegucigalpa]",
+    "leads": "ua leads here",
     "help": "ua help [command]",
 }
 
@@ -153,6 +154,11 @@ class Digest:
     zone: str | None = None
 
 
+@dataclass(frozen=True)
+class LeadsHere:
+    """`ua leads here`: escalations past the case lead come to this room."""
+
+
 ParsedCommand = (
     NewCase
     | RouteAlert
@@ -165,6 +171,7 @@ ParsedCommand = (
     | RecordReply
     | RecordMeasure
     | Digest
+    | LeadsHere
 )
 
 
@@ -203,6 +210,10 @@ def parse_command(words_text: str) -> ParsedCommand:
         return _parse_measure(args)
     if verb == "digest":
         return _parse_digest(args)
+    if verb == "leads":
+        if [a.lower() for a in args] != ["here"]:
+            raise CommandError(f"Usage: {USAGE['leads']}")
+        return LeadsHere()
     close = difflib.get_close_matches(verb, list(USAGE), n=1)
     hint = f" Did you mean 'ua {close[0]}'?" if close else ""
     raise CommandError(

@@ -81,7 +81,7 @@ def claim(step: StepState, actor: str) -> StepState:
     _ensure_pending(step, "claim")
     if step.assignee == actor:
         raise TransitionError(f"Step {step.n} is already yours.")
-    return replace(step, assignee=actor)
+    return replace(step, assignee=actor, reminders_sent=0)
 
 
 def assign(step: StepState, person: str) -> StepState:
@@ -92,7 +92,7 @@ def assign(step: StepState, person: str) -> StepState:
         raise TransitionError("Name one person: ua assign CODE N @person")
     if step.assignee == person:
         raise TransitionError(f"Step {step.n} is already {person}'s.")
-    return replace(step, assignee=person)
+    return replace(step, assignee=person, reminders_sent=0)
 
 
 def complete(
@@ -160,7 +160,7 @@ def wake(step: StepState) -> StepState:
     """Remind an open step again from its due time (its case reopened)."""
     if step.status is not StepStatus.OPEN:
         return step
-    return replace(step, next_reminder_at=step.due_at)
+    return replace(step, next_reminder_at=step.due_at, reminders_sent=0)
 
 
 def close(case: CaseState, outcome: str, now: datetime) -> CaseState:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from bot.domain.messages import Message, Paragraph
 from bot.domain.playbook import ReminderPolicy
 from bot.domain.vocabulary import Severity
 
-# A reminder that fires this much later than planned happened while Tocsin was not running.
-LATE_AFTER = timedelta(minutes=1)
+LATE_NOTE = " [late: this fell due while Tocsin was offline]"
 
 
 class ReminderKind(StrEnum):
@@ -52,12 +51,13 @@ def next_reminder(now: datetime, severity: Severity, policy: ReminderPolicy) -> 
     return now + policy.repeat.for_severity(severity)
 
 
-def reminder_message(step: OverdueStep, kind: ReminderKind, now: datetime, tz: tzinfo) -> Message:
-    """The text posted for one reminder or escalation."""
+def reminder_message(
+    step: OverdueStep, kind: ReminderKind, tz: tzinfo, *, late: bool = False
+) -> Message:
+    """The text posted for one reminder or escalation; `late` when it fell due while offline."""
     due = step.due_at.astimezone(tz).strftime("%a %d %b %H:%M %Z")
     what = f"step {step.n} of {step.code} ({step.title}) was due {due}"
-    late = now - step.planned_at > LATE_AFTER
-    suffix = " [late: this fell due while Tocsin was offline]" if late else ""
+    suffix = LATE_NOTE if late else ""
     if kind is ReminderKind.OWNER:
         text = (
             f"Reminder for {step.owner}: {what}.{suffix} Mark it with: ua done {step.code} {step.n}"

@@ -189,6 +189,7 @@ _HELP = {
     "measure": "Record a precautionary (IACHR), provisional (IACtHR, ACHPR) or interim (UN) "
     "measure's state; follow-up steps follow on the playbook's cadence.",
     "digest": "Post the daily digest here now, or set this room's daily digest time and zone.",
+    "leads": "Make this room the team leads' room: escalations past the case lead come here.",
     "help": "Show this help, or the help of one command.",
 }
 

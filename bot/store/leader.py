@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlalchemy import Connection, Engine, text
@@ -61,6 +62,10 @@ class LeaderLock:
         """Give the lock up: the connection is discarded, not pooled, since the lock lives on it."""
         if self._connection is not None:
             try:
+                with contextlib.suppress(DBAPIError):
+                    self._connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEDULER_LOCK_KEY}
+                    )
                 self._connection.invalidate()
                 self._connection.close()
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,10 +32,15 @@ def say(services: Services, line: str, actor: str = "console:ana") -> str:
     return render_text(reply)
 
 
-def fire(services: Services, clock: FrozenClock, **later: float) -> list[tuple[str, str]]:
-    """Move the clock and run the scheduler once; what it posts, as (place, text)."""
+def fire(
+    services: Services, clock: FrozenClock, started_at: datetime = OPENED_AT, **later: float
+) -> list[tuple[str, str]]:
+    """Move the clock and run the scheduler (running since `started_at`); what it posts."""
     clock.advance(**later)
-    return [(str(o.place), render_text(o.message)) for o in run_due(services, clock.now)]
+    return [
+        (str(o.place), render_text(o.message))
+        for o in run_due(services, clock.now, started_at=started_at)
+    ]
 
 
 def step_one(posts: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -106,12 +112,23 @@ def test_after_downtime_everything_due_fires_once_in_due_order_marked_late(
 ) -> None:
     say(services, NEW)
     say(services, f"ua consent {CODE} government=yes")
-    posts = [text for _, text in fire(services, clock, hours=30) if "Reminder" in text]
+    restarted = OPENED_AT + timedelta(hours=30)  # Tocsin was down from the opening until now
+    posts = [text for _, text in fire(services, clock, restarted, hours=30) if "Reminder" in text]
     numbers = [int(text.split("step ")[1].split(" ")[0]) for text in posts]
     assert numbers and numbers == sorted(set(numbers), key=numbers.index)
     assert len(numbers) == len(set(numbers)), "each overdue step once"
     assert all("[late: this fell due while Tocsin was offline]" in text for text in posts)
-    assert [t for _, t in fire(services, clock, seconds=1) if "Reminder" in t] == []
+    assert [t for _, t in fire(services, clock, restarted, seconds=1) if "Reminder" in t] == []
+
+
+def test_a_step_opened_late_by_consent_is_not_called_late(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    clock.advance(hours=5)
+    say(services, f"ua consent {CODE} government=yes")
+    [text] = [t for _, t in fire(services, clock, seconds=1) if "step 3 of" in t]
+    assert "late" not in text
 
 
 def test_blocked_steps_wait_for_consent_then_remind(services: Services, clock: FrozenClock) -> None:
@@ -144,7 +161,11 @@ def test_a_digest_posts_at_the_destinations_local_time_across_dst(
             when = room.next_digest_at
         assert when is not None
         clock.now = when
-        digests = [o for o in run_due(services, clock.now) if "Daily digest" in o.message.fallback]
+        digests = [
+            o
+            for o in run_due(services, clock.now, started_at=OPENED_AT)
+            if "Daily digest" in o.message.fallback
+        ]
         assert len(digests) == 1 and str(digests[0].place) == "console:room"
         times.append(when.isoformat())
     # 09:00 in Madrid: 08:00 UTC in winter time, 07:00 UTC from the 29 March change on.
@@ -183,15 +204,11 @@ def test_measures_add_follow_up_steps_on_their_cadence(
         if "(granted): is the state" in line
     )
     clock.advance(days=30)
-    posts = (
-        [t for _, t in run_due(services, clock.now) if f"step {follow_up} of" in t.message.fallback]
-        if False
-        else [
-            o.message.fallback
-            for o in run_due(services, clock.now)
-            if f"step {follow_up} of" in o.message.fallback
-        ]
-    )
+    posts = [
+        o.message.fallback
+        for o in run_due(services, clock.now, started_at=OPENED_AT)
+        if f"step {follow_up} of" in o.message.fallback
+    ]
     assert posts and posts[0].startswith("Reminder for legal")
     digest = say(services, "ua digest")
     assert "Measures due for follow-up (1)" in digest
@@ -238,7 +255,69 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(migrated_engi
         assert not second.try_acquire(), "a second instance waits"
         assert first.still_held()
         first.release()  # the leader's connection goes away, as when its process dies
-        assert second.try_acquire(), "the standby takes over"
+        deadline = time.monotonic() + 5
+        while not second.try_acquire():  # the server frees the lock as it notices the disconnect
+            assert time.monotonic() < deadline, "the standby takes over"
+            time.sleep(0.1)
     finally:
         first.release()
         second.release()
+
+
+def test_a_skipped_follow_up_still_plans_the_next(services: Services) -> None:
+    say(services, NEW)
+    out = say(services, f"ua measure {CODE} IACHR MC-9-26 granted")
+    n = max(
+        int(line.split(". ")[0].split()[-1]) for line in out.splitlines() if "(granted)" in line
+    )
+    out = say(services, f"ua skip {CODE} {n} the state answered already")
+    assert out.count("(granted): is the state implementing them") == 2
+
+
+def test_lifting_a_measure_ends_its_review_and_a_new_review_date_moves_it(
+    services: Services,
+) -> None:
+    say(services, NEW)
+    say(services, f"ua measure {CODE} IACHR MC-9-26 granted review=2027-01-10")
+    out = say(services, f"ua measure {CODE} IACHR MC-9-26 extended review=2027-03-01")
+    assert out.count("Review date of IACHR") == 1 and "due Mon 01 Mar 09:00" in out
+    out = say(services, f"ua measure {CODE} IACHR MC-9-26 lifted")
+    review = next(line for line in out.splitlines() if "Review date of IACHR" in line)
+    assert "[-]" in review and "superseded: lifted" in review
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ("granted 9999-12-31", "is not a plausible date"),
+        ("granted 0001-01-01", "is not a plausible date"),
+        ("granted review=2020-01-01", "give a review date between today"),
+    ],
+)
+def test_implausible_measure_dates_are_refused(
+    services: Services, words: str, message: str
+) -> None:
+    say(services, NEW)
+    assert message in say(services, f"ua measure {CODE} IACHR MC-9-26 {words}")
+
+
+def test_escalations_go_to_the_room_set_with_ua_leads_here(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, NEW)
+    assert handle_line("ua leads here", actor="a", place=LEADS, services=services) is not None
+    posts = []
+    for minutes in (30, 120, 120, 120, 120):
+        posts += step_one(fire(services, clock, minutes=minutes))
+    assert posts[-1][0] == "console:leads" and posts[-1][1].startswith(
+        "Escalation to the team lead"
+    )
+
+
+def test_a_case_raised_where_tocsin_cannot_post_is_reminded_in_the_team_room(
+    services: Services, clock: FrozenClock
+) -> None:
+    say(services, "ua digest")  # the team room exists
+    handle_line(NEW, actor="cli", place=Place("cli", "alert.json"), services=services)
+    [(place, text)] = step_one(fire(services, clock, minutes=30))
+    assert place == "console:room" and text.startswith("Reminder for lead")

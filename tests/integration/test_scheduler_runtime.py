@@ -1,0 +1,165 @@
+"""The running scheduler on a real clock: big backlogs, failing deliveries, changes while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert
+
+from bot.delivery import Delivery
+from bot.domain.case import Place
+from bot.domain.messages import Message
+from bot.domain.playbook import Playbook
+from bot.domain.world import World
+from bot.scheduler import Scheduler
+from bot.store.db import create_database_engine, session_factory
+from bot.store.leader import LeaderLock
+from bot.store.migrate import upgrade_to_head
+from bot.store.models import Case, ChecklistStep
+from handlers.context import Services
+from handlers.dispatch import handle_line
+
+ROOM = Place("console", "room")
+
+
+class Recorder:
+    """A connector that records what it is sent, and can fail the first few sends."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[str] = []
+        self.failures = failures
+
+    async def send(self, place: Place, message: Message) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("chat service unreachable")
+        self.sent.append(message.fallback)
+
+    async def wait_for(self, count: int, timeout: float = 15.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.sent) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"only {len(self.sent)} of {count}"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, world: World
+) -> AsyncIterator[tuple[Services, Recorder, Scheduler]]:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    upgrade_to_head(engine)
+    fast = Playbook.model_validate(
+        {
+            "name": "fast",
+            "source": "test",
+            "as_of": "2026-11-01",
+            "reminders": {"repeat": "1h", "escalate_after": 2},
+            "steps": [{"id": "call", "title": "Call", "owner": "lead", "due": "1s"}],
+        }
+    )
+    services = Services(
+        sessions=session_factory(engine), world=world, playbook=fast, tz=ZoneInfo("UTC")
+    )
+    recorder = Recorder()
+    delivery = Delivery()
+    delivery.register("console", recorder)
+    scheduler = Scheduler(services, delivery, LeaderLock(engine))
+    yield services, recorder, scheduler
+    await scheduler.stop()
+    engine.dispose()
+
+
+def backlog(services: Services, steps: int) -> None:
+    """One open case whose steps all fell due an hour ago."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with services.transaction() as session:
+        session.execute(
+            insert(Case),
+            [
+                {
+                    "code": "UA-2026-0900",
+                    "year": 2026,
+                    "number": 900,
+                    "status": "open",
+                    "country": "HN",
+                    "severity": "high",
+                    "severity_derived": True,
+                    "profiles": [],
+                    "perpetrators": [],
+                    "summary": "fictional",
+                    "financiers": [],
+                    "consent_government": False,
+                    "consent_un_public": False,
+                    "consent_media": False,
+                    "opened_by": "test",
+                    "created_at": past,
+                    "updated_at": past,
+                    "origin_platform": "console",
+                    "origin_address": "room",
+                }
+            ],
+        )
+        case_id = session.query(Case.id).scalar()
+        session.execute(
+            insert(ChecklistStep),
+            [
+                {
+                    "case_id": case_id,
+                    "n": n,
+                    "key": "bulk",
+                    "title": f"step {n}",
+                    "owner_role": "lead",
+                    "status": "open",
+                    "due_at": past,
+                    "next_reminder_at": past,
+                    "reminders_sent": 0,
+                }
+                for n in range(1, steps + 1)
+            ],
+        )
+
+
+async def test_a_backlog_larger_than_one_batch_is_all_delivered(
+    running: tuple[Services, Recorder, Scheduler],
+) -> None:
+    services, recorder, scheduler = running
+    backlog(services, 650)
+    await scheduler.start()
+    await recorder.wait_for(650)
+    assert all("[late: this fell due while Tocsin was offline]" in text for text in recorder.sent)
+
+
+async def test_a_failing_delivery_does_not_stop_the_others(
+    running: tuple[Services, Recorder, Scheduler],
+) -> None:
+    services, recorder, scheduler = running
+    recorder.failures = 1
+    backlog(services, 3)
+    await scheduler.start()
+    await recorder.wait_for(2)
+    handle_line(
+        'ua new country=HN threats=raid summary="later"', actor="a", place=ROOM, services=services
+    )
+    await recorder.wait_for(3)
+    assert recorder.failures == 0
+    assert any(
+        text.startswith("Reminder for lead: step 1 of UA-2026-0901") for text in recorder.sent
+    )
+
+
+async def test_a_case_opened_while_the_scheduler_runs_is_reminded_on_time(
+    running: tuple[Services, Recorder, Scheduler],
+) -> None:
+    services, recorder, scheduler = running
+    await scheduler.start()
+    handle_line(
+        'ua new country=HN threats=raid summary="now"', actor="a", place=ROOM, services=services
+    )
+    await recorder.wait_for(1, timeout=10)
+    assert recorder.sent[0].startswith("Reminder for lead: step 1 of UA-")
+    assert "late" not in recorder.sent[0]
