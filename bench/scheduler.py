@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from bot.store.db import create_database_engine
 from bot.store.migrate import upgrade_to_head
 from bot.store.models import Case, ChecklistStep
+from tests.factories import case_row, step_row
 
 CASES, STEPS_PER_CASE = 1_000, 100
 TARGET_SECONDS, TARGET_MB = 3.0, 300.0
@@ -60,46 +61,12 @@ def fill(url: str) -> None:
     with engine.begin() as connection:
         connection.execute(
             insert(Case),
-            [
-                {
-                    "code": f"UA-2031-{n:04d}",
-                    "year": 2031,
-                    "number": n,
-                    "status": "open",
-                    "country": "HN",
-                    "severity": "high",
-                    "severity_derived": True,
-                    "profiles": [],
-                    "perpetrators": [],
-                    "summary": "fictional",
-                    "financiers": [],
-                    "consent_government": False,
-                    "consent_un_public": False,
-                    "consent_media": False,
-                    "opened_by": "bench",
-                    "created_at": now,
-                    "updated_at": now,
-                    "origin_platform": "console",
-                    "origin_address": "stdin",
-                }
-                for n in range(1, CASES + 1)
-            ],
+            [case_row(year=2031, number=n, at=now, origin="stdin") for n in range(1, CASES + 1)],
         )
         connection.execute(
             insert(ChecklistStep),
             [
-                {
-                    "case_id": case,
-                    "n": n,
-                    "key": "bench",
-                    "title": "fictional step",
-                    "owner_role": "responder",
-                    "status": "open",
-                    "due_at": now + timedelta(minutes=case * n),
-                    "gated_by": None,
-                    "reminders_sent": 0,
-                    "next_reminder_at": now + timedelta(minutes=case * n),
-                }
+                step_row(case_id=case, n=n, due=now + timedelta(minutes=case * n))
                 for case in range(1, CASES + 1)
                 for n in range(1, STEPS_PER_CASE + 1)
             ],

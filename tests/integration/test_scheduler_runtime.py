@@ -23,6 +23,7 @@ from bot.store.migrate import upgrade_to_head
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
 from handlers.dispatch import handle_line
+from tests.factories import case_row, step_row
 
 ROOM = Place("console", "room")
 
@@ -78,49 +79,11 @@ def backlog(services: Services, steps: int) -> None:
     """One open case whose steps all fell due an hour ago."""
     past = datetime.now(UTC) - timedelta(hours=1)
     with services.transaction() as session:
-        session.execute(
-            insert(Case),
-            [
-                {
-                    "code": "UA-2026-0900",
-                    "year": 2026,
-                    "number": 900,
-                    "status": "open",
-                    "country": "HN",
-                    "severity": "high",
-                    "severity_derived": True,
-                    "profiles": [],
-                    "perpetrators": [],
-                    "summary": "fictional",
-                    "financiers": [],
-                    "consent_government": False,
-                    "consent_un_public": False,
-                    "consent_media": False,
-                    "opened_by": "test",
-                    "created_at": past,
-                    "updated_at": past,
-                    "origin_platform": "console",
-                    "origin_address": "room",
-                }
-            ],
-        )
+        session.execute(insert(Case), [case_row(year=2026, number=900, at=past)])
         case_id = session.query(Case.id).scalar()
         session.execute(
             insert(ChecklistStep),
-            [
-                {
-                    "case_id": case_id,
-                    "n": n,
-                    "key": "bulk",
-                    "title": f"step {n}",
-                    "owner_role": "lead",
-                    "status": "open",
-                    "due_at": past,
-                    "next_reminder_at": past,
-                    "reminders_sent": 0,
-                }
-                for n in range(1, steps + 1)
-            ],
+            [step_row(case_id=case_id, n=n, due=past) for n in range(1, steps + 1)],
         )
 
 

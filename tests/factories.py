@@ -1,0 +1,46 @@
+"""Rows for bulk inserts in tests and benchmarks: fictional cases and pending steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def case_row(*, year: int, number: int, at: datetime, origin: str = "room") -> dict[str, Any]:
+    """An open, fictional case opened at `at` in the console room `origin`."""
+    return {
+        "code": f"UA-{year}-{number:04d}",
+        "year": year,
+        "number": number,
+        "status": "open",
+        "country": "HN",
+        "severity": "high",
+        "severity_derived": True,
+        "profiles": [],
+        "perpetrators": [],
+        "summary": "fictional",
+        "financiers": [],
+        "consent_government": False,
+        "consent_un_public": False,
+        "consent_media": False,
+        "opened_by": "factory",
+        "created_at": at,
+        "updated_at": at,
+        "origin_platform": "console",
+        "origin_address": origin,
+    }
+
+
+def step_row(*, case_id: int, n: int, due: datetime) -> dict[str, Any]:
+    """An open step of the lead, due (and to be reminded) at `due`."""
+    return {
+        "case_id": case_id,
+        "n": n,
+        "key": "factory",
+        "title": f"fictional step {n}",
+        "owner_role": "lead",
+        "status": "open",
+        "due_at": due,
+        "next_reminder_at": due,
+        "reminders_sent": 0,
+    }
