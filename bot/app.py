@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.connectors.console.connector import ConsoleConnector
+from bot.connectors.slack.connector import SlackConnector
 from bot.delivery import Delivery
 from bot.scheduler import Scheduler
 from bot.store.db import create_database_engine, session_factory
@@ -77,26 +79,41 @@ def check_schema(engine: Engine) -> None:
 
 
 async def run_connectors(settings: Settings, app: Application) -> None:
-    """Run every configured connector until they stop; the console when none is configured."""
-    pending = []
-    if settings.slack_enabled:
-        pending.append("Slack")
+    """Run every configured connector until stopped; the console when none is configured."""
     if settings.matrix_enabled:
-        pending.append("Matrix")
-    if pending:
         raise StartupError(
-            f"{' and '.join(pending)} settings are present, but this version of Tocsin has no "
-            f"{' or '.join(pending)} connector yet: unset those variables to use the console."
+            "Matrix settings are present, but this version of Tocsin has no Matrix connector yet: "
+            "unset the MATRIX_* variables."
         )
-    console = ConsoleConnector(app.services)
     delivery = Delivery()
-    delivery.register("console", console)
     scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
+    if settings.slack_enabled:
+        slack = SlackConnector(settings, app.services)
+        delivery.register("slack", slack)
+        await slack.start()
+        await scheduler.start()
+        try:
+            await _until_stopped()
+        finally:
+            await scheduler.stop()
+            await slack.stop()
+        return
+    console = ConsoleConnector(app.services)
+    delivery.register("console", console)
     await scheduler.start()
     try:
         await console.run()
     finally:
         await scheduler.stop()
+
+
+async def _until_stopped() -> None:
+    """Wait for SIGTERM or SIGINT (a platform's stop, Ctrl-C)."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
 
 
 def run(settings: Settings) -> None:

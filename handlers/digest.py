@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -114,7 +115,8 @@ def digest_command(command: DigestCommand, *, place: Place, services: Services) 
         if destination is None:
             raise CommandError("Digests go to chat channels and rooms, not to this surface.")
         if command.at is None:
-            return build_digest(session, services, destination, now)
+            digest = build_digest(session, services, destination, now)
+            return replace(digest, public=True)
         zone = _zone(command.zone or destination.timezone)
         destination.digest_time = command.at.strftime("%H:%M")
         destination.timezone = zone.key

@@ -53,6 +53,9 @@ class Message:
     # A key naming what this message shows (`checklist:UA-2026-0042`): connectors that can edit
     # messages update the last one posted with the same key in place instead of posting anew.
     replaces: str | None = None
+    # Whether the whole channel should see it (a case card, a step change, a digest) rather than
+    # only the person who asked (help, lists, errors).
+    public: bool = False
 
 
 def error_message(text: str) -> Message:

@@ -32,6 +32,8 @@ def case_opened(case: CaseView, tz: tzinfo) -> Message:
                 f"See them with: ua show {case.code}"
             ),
         ),
+        replaces=f"checklist:{case.code}",
+        public=True,
     )
 
 
@@ -80,7 +82,7 @@ def checklist_message(case: CaseView, tz: tzinfo, headline: str) -> Message:
         Heading(f"{case.code} · {_status(case)}"),
         *_checklist_blocks(case, tz),
     )
-    return Message(fallback=headline, blocks=blocks, replaces=f"checklist:{case.code}")
+    return Message(fallback=headline, blocks=blocks, replaces=f"checklist:{case.code}", public=True)
 
 
 def audit_message(code: str, events: list[AuditEntry], tz: tzinfo) -> Message:

@@ -238,6 +238,21 @@ class Contact(Base):
     updated_at: Mapped[datetime]
 
 
+class PostedMessage(Base):
+    """A message posted under a key (`checklist:UA-2026-0042`) in a channel, to edit in place."""
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "address", "key", name="uq_posted_messages_place_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(300))
+
+
 class AuditEvent(Base):
     """An append-only record of a change: who, when, what, from where."""
 

@@ -125,11 +125,17 @@ def test_bad_settings_stop_every_command_with_the_variable_named(workdir: Path) 
     assert result.stderr.count("\n") == 1
 
 
-def test_run_with_slack_settings_says_the_connector_is_not_there_yet(workdir: Path) -> None:
+def test_run_with_matrix_settings_says_the_connector_is_not_there_yet(workdir: Path) -> None:
     assert tocsin(workdir, "migrate").returncode == 0
-    result = tocsin(workdir, "run", SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1")
+    result = tocsin(
+        workdir,
+        "run",
+        MATRIX_HOMESERVER="https://matrix.example.org",
+        MATRIX_USER_ID="@tocsin:example.org",
+        MATRIX_PASSWORD="fictional",
+    )
     assert result.returncode == 2
-    assert "Slack settings are present" in result.stderr
+    assert "Matrix settings are present" in result.stderr
 
 
 def test_migrate_is_idempotent(workdir: Path) -> None:

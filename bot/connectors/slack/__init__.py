@@ -1,0 +1,1 @@
+"""The Slack connector: slash commands and events in, Block Kit messages out (slack-bolt, async)."""

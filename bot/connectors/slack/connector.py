@@ -1,0 +1,138 @@
+"""Slack through slack-bolt: `/ua` in, replies and scheduled messages out, Socket or HTTP mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.connectors.slack.blocks import fallback_text, to_blocks
+from bot.domain.case import Place
+from bot.domain.messages import Message
+from bot.store.posted import find_posted, remember_posted
+from config.settings import Settings
+from handlers.context import Services
+from handlers.dispatch import Command, handle
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+RATE_LIMIT_RETRIES = 8
+
+
+class SlackConnector:
+    """One Slack workspace: answers `/ua` and posts Tocsin's own messages."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        assert settings.slack_bot_token is not None
+        self._settings = settings
+        self._services = services
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
+        # Slack answers 429 with Retry-After when we post too fast: wait and retry, never drop.
+        self.client.retry_handlers.append(
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+        )
+        secret = settings.slack_signing_secret
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            request_verification_enabled=secret is not None,
+        )
+        self.app.command("/ua")(self._on_command)
+        self._socket: AsyncSocketModeHandler | None = None
+        self._http: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Connect: Socket Mode when an app token is set, else an HTTP endpoint for events."""
+        app_token = self._settings.slack_app_token
+        if app_token is not None:
+            self._socket = AsyncSocketModeHandler(self.app, app_token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Slack connected in Socket Mode")
+            return
+        self._http = web.AppRunner(self.web_application())
+        await self._http.setup()
+        site = web.TCPSite(
+            self._http, self._settings.tocsin_http_host, self._settings.tocsin_http_port
+        )
+        await site.start()
+        log.info(
+            "Slack events served at http://%s:%s%s",
+            self._settings.tocsin_http_host,
+            self._settings.tocsin_http_port,
+            EVENTS_PATH,
+        )
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._http is not None:
+            await self._http.cleanup()
+
+    def web_application(self) -> web.Application:
+        """The HTTP endpoint Slack posts commands, interactions and events to."""
+        application = web.Application()
+        application.router.add_post(EVENTS_PATH, self._on_http)
+        application.router.add_get("/healthz", _healthy)
+        return application
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        # Slack gives three seconds: acknowledge first, work after.
+        await ack()
+        user, channel = command["user_id"], command["channel_id"]
+        request = Command(
+            actor=f"slack:{user}", place=Place("slack", channel), text=command.get("text", "")
+        )
+        reply = await asyncio.to_thread(handle, request, self._services)
+        await self.reply(request.place, reply, user=user)
+
+    async def reply(self, place: Place, message: Message, *, user: str) -> None:
+        """Answer a command: in the channel when it concerns the team, else only to the asker."""
+        if message.public:
+            await self.send(place, message)
+            return
+        await self.client.chat_postEphemeral(
+            channel=place.address, user=user, text=fallback_text(message), blocks=to_blocks(message)
+        )
+
+    async def send(self, place: Place, message: Message) -> None:
+        """Post to a channel; a message with a key updates the one posted before under that key."""
+        text, blocks = fallback_text(message), to_blocks(message)
+        if message.replaces:
+            ts = await asyncio.to_thread(self._posted, place, message.replaces)
+            if ts is not None:
+                await self.client.chat_update(
+                    channel=place.address, ts=ts, text=text, blocks=blocks
+                )
+                return
+        response = await self.client.chat_postMessage(
+            channel=place.address, text=text, blocks=blocks
+        )
+        if message.replaces:
+            await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
+
+    def _posted(self, place: Place, key: str) -> str | None:
+        with self._services.transaction() as session:
+            return find_posted(session=session, place=place, key=key)
+
+    def _remember(self, place: Place, key: str, message_id: str) -> None:
+        with self._services.transaction() as session:
+            remember_posted(session=session, place=place, key=key, message_id=message_id)
+
+
+async def _healthy(_: web.Request) -> web.Response:
+    return web.json_response({"ok": True})

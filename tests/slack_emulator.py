@@ -1,0 +1,233 @@
+"""A local Slack: the Web API methods Tocsin calls, Socket Mode over a WebSocket, signed HTTP
+delivery, Block Kit limits checked on every payload, 429s on demand, and a record of what was
+posted. Used by the end-to-end tests; it never talks to the real Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+
+LIMITS = {"blocks": 50, "section": 3000, "header": 150, "button": 75, "modal_title": 24}
+
+
+@dataclass
+class Call:
+    """One Web API call as the emulator received it."""
+
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class SlackEmulator:
+    """Start with `await emulator.start()`; point SLACK_API_URL at `emulator.api_url`."""
+
+    bot_token: str = "xoxb-emulated"
+    app_token: str = "xapp-emulated"
+    calls: list[Call] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    acks: dict[str, float] = field(default_factory=dict)
+    _failures: dict[str, list[int]] = field(default_factory=dict)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _pushed: dict[str, float] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> None:
+        application = web.Application()
+        application.router.add_post("/api/{method}", self._api)
+        application.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(application)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail(self, method: str, *, times: int, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with 429 and Retry-After."""
+        self._failures[method] = [retry_after] * times
+
+    def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.posted(method)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{count} x {method} expected; calls: {[c.method for c in self.calls]}"
+                )
+            await asyncio.sleep(0.02)
+        return self.posted(method)
+
+    # --- Web API -----------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _arguments(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get(
+            "token", ""
+        )
+        if token not in (self.bot_token, self.app_token):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        pending = self._failures.get(method)
+        if pending:
+            retry_after = pending.pop(0)
+            self.calls.append(Call(f"{method}#429", args))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        problems = _check_limits(args)
+        if problems:
+            self.violations.extend(f"{method}: {p}" for p in problems)
+            return web.json_response({"ok": False, "error": "invalid_blocks", "errors": problems})
+        self.calls.append(Call(method, args))
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "user": "tocsin",
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": args.get("channel"), "ts": f"{next(self._ts)}.000100"}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{next(self._ts)}.000200"}
+        return {"ok": True}
+
+    # --- Socket Mode -------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1, "debug_info": {}})
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                envelope_id = json.loads(frame.data).get("envelope_id")
+                if envelope_id in self._pushed:
+                    self.acks[envelope_id] = time.monotonic() - self._pushed[envelope_id]
+        return socket
+
+    async def connected(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not [s for s in self._sockets if not s.closed]:
+            assert time.monotonic() < deadline, "the bot never opened its Socket Mode connection"
+            await asyncio.sleep(0.02)
+
+    async def push(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send an envelope (`slash_commands`, `interactive`, `events_api`) to the bot."""
+        envelope_id = str(uuid.uuid4())
+        socket = next(s for s in self._sockets if not s.closed)
+        self._pushed[envelope_id] = time.monotonic()
+        await socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+            }
+        )
+        return envelope_id
+
+    async def acked(self, envelope_id: str, timeout: float = 5.0) -> float:
+        deadline = time.monotonic() + timeout
+        while envelope_id not in self.acks:
+            assert time.monotonic() < deadline, "the bot did not acknowledge the envelope"
+            await asyncio.sleep(0.005)
+        return self.acks[envelope_id]
+
+
+def slash_command(text: str, *, user: str = "U1", channel: str = "C1") -> dict[str, str]:
+    """The form Slack sends for `/ua TEXT`."""
+    return {
+        "token": "legacy",
+        "team_id": "T1",
+        "team_domain": "example",
+        "channel_id": channel,
+        "channel_name": "urgent-actions",
+        "user_id": user,
+        "user_name": "fictional.responder",
+        "command": "/ua",
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": "http://127.0.0.1:9/unused",
+        "trigger_id": "1.2.3",
+    }
+
+
+def signed_headers(body: str, secret: str, *, timestamp: int | None = None) -> dict[str, str]:
+    """The headers of a request Slack signs with the app's signing secret."""
+    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    base = f"v0:{stamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def form_body(fields: dict[str, str]) -> str:
+    return urlencode(fields)
+
+
+async def _arguments(request: web.Request) -> dict[str, Any]:
+    raw = await request.text()
+    if request.content_type == "application/json":
+        data: dict[str, Any] = json.loads(raw or "{}")
+    else:
+        data = dict(parse_qsl(raw))
+    for key in ("blocks", "attachments", "view"):
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    return data
+
+
+def _check_limits(args: dict[str, Any]) -> list[str]:
+    problems = []
+    blocks = args.get("blocks") or []
+    if len(blocks) > LIMITS["blocks"]:
+        problems.append(f"{len(blocks)} blocks (at most {LIMITS['blocks']})")
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "section" and len(text) > LIMITS["section"]:
+            problems.append(f"section of {len(text)} characters")
+        if block.get("type") == "header" and len(text) > LIMITS["header"]:
+            problems.append(f"header of {len(text)} characters")
+    return problems
