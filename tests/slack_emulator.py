@@ -51,7 +51,7 @@ class SlackEmulator:
 
     async def start(self) -> None:
         application = web.Application()
-        application.router.add_post("/api/{method}", self._api)
+        application.router.add_route("*", "/api/{method}", self._api)
         application.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
@@ -127,6 +127,11 @@ class SlackEmulator:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{next(self._ts)}.000200"}
+        if method == "users.info":
+            user = str(args.get("user"))
+            return {"ok": True, "user": {"id": user, "name": f"fictional.{user.lower()}"}}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(args.get("view") or {})}}
         return {"ok": True}
 
     # --- Socket Mode -------------------------------------------------------------------------
@@ -208,6 +213,8 @@ def form_body(fields: dict[str, str]) -> str:
 
 
 async def _arguments(request: web.Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
     raw = await request.text()
     if request.content_type == "application/json":
         data: dict[str, Any] = json.loads(raw or "{}")
@@ -224,7 +231,18 @@ def _check_limits(args: dict[str, Any]) -> list[str]:
     blocks = args.get("blocks") or []
     if len(blocks) > LIMITS["blocks"]:
         problems.append(f"{len(blocks)} blocks (at most {LIMITS['blocks']})")
-    for block in blocks:
+    view = args.get("view") or {}
+    if len((view.get("title") or {}).get("text", "")) > LIMITS["modal_title"]:
+        problems.append("modal title over 24 characters")
+    for block in [*blocks, *(view.get("blocks") or [])]:
+        for element in block.get("elements") or []:
+            label = (
+                (element.get("text") or {}).get("text", "")
+                if isinstance(element.get("text"), dict)
+                else ""
+            )
+            if len(label) > LIMITS["button"]:
+                problems.append(f"button text of {len(label)} characters")
         text = (block.get("text") or {}).get("text", "")
         if block.get("type") == "section" and len(text) > LIMITS["section"]:
             problems.append(f"section of {len(text)} characters")

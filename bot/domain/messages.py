@@ -40,7 +40,24 @@ class Note:
     text: str
 
 
-Block = Heading | Paragraph | Fields | Bullets | Note
+@dataclass(frozen=True, slots=True)
+class StepItem:
+    """One checklist step; `open` steps can be acted on (claim, done, skip, snooze, assign)."""
+
+    n: int
+    text: str
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StepList:
+    """A case's checklist: chat connectors add a button row to each open step."""
+
+    code: str
+    items: tuple[StepItem, ...]
+
+
+Block = Heading | Paragraph | Fields | Bullets | Note | StepList
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,11 @@ class Message:
     # Whether the whole channel should see it (a case card, a step change, a digest) rather than
     # only the person who asked (help, lists, errors).
     public: bool = False
+    # The case card this message refreshes: connectors that keep one card per case (Slack,
+    # Matrix) edit it in place with these blocks and post the message itself in its thread.
+    card: tuple[Block, ...] = ()
+    # The key of a card whose thread this message belongs in (reminders of a case's steps).
+    thread: str | None = None
 
 
 def error_message(text: str) -> Message:

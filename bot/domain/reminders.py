@@ -72,7 +72,7 @@ def reminder_message(
             f"Escalation to the team lead: {what} and is still open after "
             f"{_reminders(step.reminders_sent)} ({step.severity.value} case).{suffix}"
         )
-    return Message(fallback=text, blocks=(Paragraph(text),))
+    return Message(fallback=text, blocks=(Paragraph(text),), thread=f"checklist:{step.code}")
 
 
 def _reminders(count: int) -> str:

@@ -7,7 +7,17 @@ from typing import Any
 
 from bot.domain.case import CaseView, Disclosure, StepView, TargetView
 from bot.domain.commands import USAGE
-from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
+from bot.domain.messages import (
+    Block,
+    Bullets,
+    Fields,
+    Heading,
+    Message,
+    Note,
+    Paragraph,
+    StepItem,
+    StepList,
+)
 from bot.domain.routing import Target
 from bot.domain.triage import Triage
 
@@ -34,6 +44,7 @@ def case_opened(case: CaseView, tz: tzinfo) -> Message:
         ),
         replaces=f"checklist:{case.code}",
         public=True,
+        card=case_card(case, tz),
     )
 
 
@@ -82,7 +93,13 @@ def checklist_message(case: CaseView, tz: tzinfo, headline: str) -> Message:
         Heading(f"{case.code} · {_status(case)}"),
         *_checklist_blocks(case, tz),
     )
-    return Message(fallback=headline, blocks=blocks, replaces=f"checklist:{case.code}", public=True)
+    return Message(
+        fallback=headline,
+        blocks=blocks,
+        replaces=f"checklist:{case.code}",
+        public=True,
+        card=case_card(case, tz),
+    )
 
 
 def audit_message(code: str, events: list[AuditEntry], tz: tzinfo) -> Message:
@@ -118,8 +135,35 @@ def _yes_no(value: object) -> str:
 
 
 def _checklist_blocks(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
-    steps = tuple(_step_line(step, tz) for step in case.steps) or ("(none)",)
-    return (Heading("Checklist"), Bullets(steps))
+    if not case.steps:
+        return (Heading("Checklist"), Bullets(("(none)",)))
+    items = tuple(
+        StepItem(
+            n=step.n,
+            text=_step_line(step, tz),
+            open=case.status == "open" and step.status in ("open", "blocked"),
+        )
+        for step in case.steps
+    )
+    return (Heading("Checklist"), StepList(code=case.code, items=items))
+
+
+def case_card(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
+    """The one message a chat room keeps per case: facts, targets by category, the checklist."""
+    blocks: list[Block] = [Heading(f"{case.code} · {_status(case)}"), Fields(_facts(case))]
+    for category, title in _CATEGORY_TITLES.items():
+        names = [
+            t.name + (" (replied)" if t.reply else "")
+            for t in case.targets
+            if t.category == category
+        ]
+        if names:
+            blocks += [Heading(f"{title} ({len(names)})"), Bullets(tuple(names))]
+    return (
+        *blocks,
+        *_checklist_blocks(case, tz),
+        Note(f"Reasons and contacts: ua show {case.code}"),
+    )
 
 
 def _status(case: CaseView) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -98,10 +100,112 @@ async def test_http_mode_a_step_change_updates_the_card_in_place(
     body = form_body(slash_command(f"claim {code} 1", user="U2"))
     assert (await post(url, body, signed_headers(body, SECRET)))[0] == 200
     [update] = await emulator.wait_for("chat.update")
-    ts = next(c for c in emulator.calls if c.method == "chat.postMessage")
-    assert update["channel"] == "C1" and update["text"] == "Step 1 is slack:U2's."
-    assert len(emulator.posted("chat.postMessage")) == 1, "edited, not posted again"
-    assert update["ts"] == "1.000100" and ts.method == "chat.postMessage"
+    assert update["channel"] == "C1" and update["ts"] == "1.000100"
+    assert "slack:U2" in str(update["blocks"]), "the card shows the new owner"
+    posts = await emulator.wait_for("chat.postMessage", 2)
+    assert [p.get("thread_ts") for p in posts] == [None, "1.000100"], (
+        "edited, and said in its thread"
+    )
+    assert posts[1]["text"] == "Step 1 is slack:U2's."
+
+
+async def interact(url: str, payload: dict[str, Any]) -> int:
+    body = form_body({"payload": json.dumps(payload)})
+    status, _ = await post(url, body, signed_headers(body, SECRET))
+    return status
+
+
+def action(card: dict[str, Any], action_id: str, n: int) -> dict[str, Any]:
+    """The element `action_id` of step n's button row in a posted card."""
+    row = next(b for b in card["blocks"] if b.get("block_id", "").endswith(f":{n}"))
+    return next(e for e in row["elements"] if e["action_id"] == action_id)
+
+
+def block_actions(element: dict[str, Any], **chosen: Any) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": "U2", "name": "fictional.lead"},
+        "channel": {"id": "C1"},
+        "team": {"id": "T1"},
+        "trigger_id": "9.9.9",
+        "api_app_id": "A1",
+        "container": {"type": "message", "channel_id": "C1", "message_ts": "1.000100"},
+        "actions": [
+            {
+                "action_id": element["action_id"],
+                "block_id": "b",
+                "type": element["type"],
+                "value": element.get("value"),
+                **chosen,
+            }
+        ],
+    }
+
+
+async def test_buttons_claim_done_snooze_skip_and_assign_steps(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    body = form_body(slash_command(NEW))
+    await post(url, body, signed_headers(body, SECRET))
+    [card] = await emulator.wait_for("chat.postMessage")
+    assert len(card["blocks"]) <= 50
+
+    assert await interact(url, block_actions(action(card, "step_claim", 1))) == 200
+    await emulator.wait_for("chat.update", 1)
+    assert await interact(url, block_actions(action(card, "step_done", 1))) == 200
+    updates = await emulator.wait_for("chat.update", 2)
+    assert "[x] 1." in str(updates[-1]["blocks"])
+    snooze = action(card, "step_snooze", 2)
+    await interact(url, block_actions(snooze, selected_option=snooze["options"][2]))
+    updates = await emulator.wait_for("chat.update", 3)
+    assert updates[-1]["text"] == "Step 2 snoozed."
+
+    await interact(url, block_actions(action(card, "step_skip", 2)))
+    [modal] = await emulator.wait_for("views.open")
+    view = modal["view"]
+    assert view["callback_id"] == "skip_reason" and len(view["title"]["text"]) <= 24
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U2"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "view": {
+            **view,
+            "id": "V1",
+            "state": {
+                "values": {
+                    "reason": {
+                        "reason": {"type": "plain_text_input", "value": "the partner called"}
+                    }
+                }
+            },
+        },
+    }
+    assert await interact(url, submission) == 200
+    updates = await emulator.wait_for("chat.update", 4)
+    assert "the partner called" in str(updates[-1]["blocks"])
+
+    more = action(card, "step_more", 3)
+    await interact(url, block_actions(more, selected_option=more["options"][0]))
+    [_, assign] = await emulator.wait_for("views.open", 2)
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U2"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "view": {
+            **assign["view"],
+            "id": "V2",
+            "state": {
+                "values": {"person": {"person": {"type": "users_select", "selected_user": "U7"}}}
+            },
+        },
+    }
+    await interact(url, submission)
+    updates = await emulator.wait_for("chat.update", 5)
+    assert "@fictional.u7" in str(updates[-1]["blocks"])
+    assert emulator.violations == []
 
 
 async def test_http_mode_answers_only_the_asker_for_help_and_errors(

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
+from bot.domain.messages import (
+    Block,
+    Bullets,
+    Fields,
+    Heading,
+    Message,
+    Note,
+    Paragraph,
+    StepList,
+)
 
 
 def render_text(message: Message) -> str:
@@ -27,4 +36,6 @@ def _block_lines(block: Block) -> list[str]:
             return [f"  - {item}" for item in items]
         case Note(text=text):
             return [f"  ({text})"]
+        case StepList(items=items):
+            return [f"  - {item.text}" for item in items]
     raise AssertionError(f"unknown block {block!r}")

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.messages import Block, Bullets, Fields, Heading, Message, Note, Paragraph
+from bot.domain.messages import (
+    Block,
+    Bullets,
+    Fields,
+    Heading,
+    Message,
+    Note,
+    Paragraph,
+    StepItem,
+    StepList,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FALLBACK = 3000
+MAX_BUTTON = 75
 ELLIPSIS = "…"
 CUT_NOTE = "(cut to fit Slack: see the rest with ua show)"
 
@@ -26,8 +37,13 @@ def truncate(text: str, limit: int) -> str:
 
 def to_blocks(message: Message) -> list[dict[str, Any]]:
     """The message as Block Kit blocks; over 50 blocks, the last says that it was cut."""
+    return render(message.blocks or (Paragraph(message.fallback),))
+
+
+def render(source: tuple[Block, ...]) -> list[dict[str, Any]]:
+    """Neutral blocks as Block Kit, cut visibly to Slack's 50 blocks."""
     blocks: list[dict[str, Any]] = []
-    for block in message.blocks or (Paragraph(message.fallback),):
+    for block in source:
         blocks.extend(_convert(block))
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], _context(CUT_NOTE)]
@@ -53,7 +69,61 @@ def _convert(block: Block) -> list[dict[str, Any]]:
             return _sections("\n".join(f"• {escape(item)}" for item in items))
         case Note(text=text):
             return [_context(escape(text))]
+        case StepList(code=code, items=items):
+            return [part for item in items for part in _step(code, item)]
     raise AssertionError(f"unknown block {block!r}")
+
+
+SNOOZE_CHOICES = (("1 hour", "1h"), ("4 hours", "4h"), ("1 day", "1d"), ("1 week", "1w"))
+
+
+def _step(code: str, item: StepItem) -> list[dict[str, Any]]:
+    """A step's line, and for an open step a row of buttons whose values name case and step."""
+    section = _sections(escape(item.text))[:1]
+    if not item.open:
+        return section
+    value = f"{code} {item.n}"
+    return [
+        *section,
+        {
+            "type": "actions",
+            "block_id": f"step:{code}:{item.n}",
+            "elements": [
+                _button("Claim", "step_claim", value),
+                _button("Done", "step_done", value, style="primary"),
+                _button("Skip…", "step_skip", value),
+                {
+                    "type": "static_select",
+                    "action_id": "step_snooze",
+                    "placeholder": _plain("Snooze"),
+                    "options": [
+                        _option(label, f"{value} {delay}") for label, delay in SNOOZE_CHOICES
+                    ],
+                },
+                {
+                    "type": "overflow",
+                    "action_id": "step_more",
+                    "options": [_option("Assign to…", f"assign {value}")],
+                },
+            ],
+        },
+    ]
+
+
+def _button(label: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action,
+        "text": _plain(truncate(label, MAX_BUTTON)),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(truncate(label, MAX_BUTTON)), "value": value}
 
 
 def _sections(text: str) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.connectors.slack.blocks import fallback_text, to_blocks
+from bot.connectors.slack.blocks import fallback_text, render, to_blocks
+from bot.connectors.slack.views import assign_modal, reason_modal
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.store.posted import find_posted, remember_posted
@@ -48,6 +49,13 @@ class SlackConnector:
             request_verification_enabled=secret is not None,
         )
         self.app.command("/ua")(self._on_command)
+        for action in ("step_claim", "step_done"):
+            self.app.action(action)(self._on_step_button)
+        self.app.action("step_snooze")(self._on_snooze)
+        self.app.action("step_skip")(self._on_skip_button)
+        self.app.view("skip_reason")(self._on_skip_reason)
+        self.app.action("step_more")(self._on_more)
+        self.app.view("assign_step")(self._on_assign)
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
 
@@ -93,12 +101,54 @@ class SlackConnector:
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         # Slack gives three seconds: acknowledge first, work after.
         await ack()
-        user, channel = command["user_id"], command["channel_id"]
-        request = Command(
-            actor=f"slack:{user}", place=Place("slack", channel), text=command.get("text", "")
-        )
+        await self._run(command["user_id"], command["channel_id"], command.get("text", ""))
+
+    async def _run(self, user: str, channel: str, text: str) -> None:
+        """Run one command as the user typed it in the channel, and answer it."""
+        request = Command(actor=f"slack:{user}", place=Place("slack", channel), text=text)
         reply = await asyncio.to_thread(handle, request, self._services)
         await self.reply(request.place, reply, user=user)
+
+    async def _on_step_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        verb = {"step_claim": "claim", "step_done": "done"}[action["action_id"]]
+        await self._run(body["user"]["id"], body["channel"]["id"], f"{verb} {action['value']}")
+
+    async def _on_snooze(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        code, n, delay = action["selected_option"]["value"].split()
+        await self._run(body["user"]["id"], body["channel"]["id"], f"snooze {code} {n} {delay}")
+
+    async def _on_skip_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        code, n = action["value"].split()
+        await self.client.views_open(
+            trigger_id=body["trigger_id"], view=reason_modal(code, int(n), body["channel"]["id"])
+        )
+
+    async def _on_skip_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = view["state"]["values"]["reason"]["reason"]["value"] or ""
+        if not reason.strip():
+            await ack(response_action="errors", errors={"reason": "Say why the step is skipped."})
+            return
+        await ack()
+        code, n, channel = view["private_metadata"].split()
+        await self._run(body["user"]["id"], channel, f"skip {code} {n} {reason}")
+
+    async def _on_more(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        _, code, n = action["selected_option"]["value"].split()
+        await self.client.views_open(
+            trigger_id=body["trigger_id"], view=assign_modal(code, int(n), body["channel"]["id"])
+        )
+
+    async def _on_assign(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        person = view["state"]["values"]["person"]["person"]["selected_user"]
+        code, n, channel = view["private_metadata"].split()
+        info = await self.client.users_info(user=person)
+        name = (info.get("user") or {}).get("name") or person
+        await self._run(body["user"]["id"], channel, f"assign {code} {n} @{name}")
 
     async def reply(self, place: Place, message: Message, *, user: str) -> None:
         """Answer a command: in the channel when it concerns the team, else only to the asker."""
@@ -110,20 +160,31 @@ class SlackConnector:
         )
 
     async def send(self, place: Place, message: Message) -> None:
-        """Post to a channel; a message with a key updates the one posted before under that key."""
-        text, blocks = fallback_text(message), to_blocks(message)
-        if message.replaces:
-            ts = await asyncio.to_thread(self._posted, place, message.replaces)
-            if ts is not None:
-                await self.client.chat_update(
-                    channel=place.address, ts=ts, text=text, blocks=blocks
-                )
-                return
-        response = await self.client.chat_postMessage(
-            channel=place.address, text=text, blocks=blocks
+        """Post to a channel. A message with a case card edits the card in place and says what
+        changed in its thread; a reminder goes in the thread of its case's card."""
+        text = fallback_text(message)
+        if message.card and message.replaces:
+            await self._refresh_card(place, message, text)
+            return
+        thread = None
+        if message.thread:
+            thread = await asyncio.to_thread(self._posted, place, message.thread)
+        await self.client.chat_postMessage(
+            channel=place.address, text=text, blocks=to_blocks(message), thread_ts=thread
         )
-        if message.replaces:
+
+    async def _refresh_card(self, place: Place, message: Message, text: str) -> None:
+        assert message.replaces is not None
+        card = render(message.card)
+        ts = await asyncio.to_thread(self._posted, place, message.replaces)
+        if ts is None:
+            response = await self.client.chat_postMessage(
+                channel=place.address, text=text, blocks=card
+            )
             await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
+            return
+        await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
+        await self.client.chat_postMessage(channel=place.address, thread_ts=ts, text=text)
 
     def _posted(self, place: Place, key: str) -> str | None:
         with self._services.transaction() as session:
