@@ -35,3 +35,4 @@ clean:
 bench: install
 	$(BIN)/python -m bench.triage
 	$(BIN)/python -m bench.scheduler
+	$(BIN)/python -m bench.slack_ack

@@ -79,6 +79,21 @@ class CountryIndex:
             return self._by_name[key]
         raise UnknownCountryError(cleaned, self._suggest(key))
 
+    def search(self, text: str, limit: int = 100) -> list[Country]:
+        """Countries whose code or a name starts with, then contains, the text: for pickers."""
+        key = normalise_name(text)
+        if not key:
+            return []
+        starts: dict[str, Country] = {}
+        contains: dict[str, Country] = {}
+        for name, country in sorted(self._by_name.items()):
+            if name.startswith(key) or country.alpha2.lower() == key:
+                starts.setdefault(country.alpha2, country)
+            elif key in name:
+                contains.setdefault(country.alpha2, country)
+        found = [*starts.values(), *(c for a, c in contains.items() if a not in starts)]
+        return found[:limit]
+
     def __iter__(self) -> Iterator[Country]:
         return iter({c.alpha2: c for c in self._by_code.values()}.values())
 

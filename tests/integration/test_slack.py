@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +24,8 @@ from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
 from config.settings import Settings
 from handlers.context import Services
+from handlers.reminders import run_due
+from tests.conftest import isolated_environment
 from tests.slack_emulator import SlackEmulator, form_body, signed_headers, slash_command
 
 SECRET = "fictional-signing-secret"
@@ -280,3 +285,193 @@ async def test_socket_mode_acks_the_command_and_posts_the_card(
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-")
     finally:
         await connector.stop()
+
+
+async def interact_json(url: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    body = form_body({"payload": json.dumps(payload)})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=body, headers=signed_headers(body, SECRET)) as response,
+    ):
+        text = await response.text()
+        return response.status, json.loads(text) if text.startswith("{") else text
+
+
+def submission(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "user": {"id": "U3"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "view": {**view, "id": "V9", "state": {"values": values}},
+    }
+
+
+def chosen(block: str, **value: Any) -> dict[str, Any]:
+    return {block: {block: value}}
+
+
+async def test_ua_alone_opens_the_alert_form_and_submitting_it_opens_a_case(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    body = form_body(slash_command(""))
+    await post(url, body, signed_headers(body, SECRET))
+    [opened] = await emulator.wait_for("views.open")
+    view = opened["view"]
+    assert view["callback_id"] == "new_alert" and view["private_metadata"] == "C1"
+    assert {b["block_id"] for b in view["blocks"] if b["type"] == "input"}.isdisjoint(
+        {"defender", "name", "organisation"}
+    ), "the form asks for no identity"
+
+    status, found = await interact_json(
+        url,
+        {
+            "type": "block_suggestion",
+            "action_id": "country",
+            "block_id": "country",
+            "value": "hond",
+            "user": {"id": "U3"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "view": view,
+        },
+    )
+    assert status == 200 and found["options"][0] == {
+        "text": {"type": "plain_text", "text": "Honduras"},
+        "value": "HN",
+    }
+
+    empty = {
+        **chosen("country", selected_option={"value": "HN"}),
+        **chosen("summary", value="held"),
+    }
+    status, answer = await interact_json(url, submission(view, empty))
+    assert status == 200 and answer["response_action"] == "errors" and "threats" in answer["errors"]
+    assert emulator.posted("chat.postMessage") == []
+
+    values = {
+        **chosen("country", selected_option={"value": "HN"}),
+        **chosen("threats", selected_options=[{"value": "arbitrary_detention"}]),
+        **chosen("profiles", selected_options=[{"value": "journalist"}]),
+        **chosen("summary", value="held at a police station"),
+        **chosen("consent", selected_options=[{"value": "media"}]),
+        **chosen("financiers", value="IFC"),
+    }
+    status, _ = await interact_json(url, submission(view, values))
+    assert status == 200
+    [card] = await emulator.wait_for("chat.postMessage")
+    assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-")
+    assert "Compliance Advisor Ombudsman" in str(card["blocks"])
+
+
+async def test_the_message_shortcut_prefills_the_form_with_the_message(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    status = await interact(
+        url,
+        {
+            "type": "message_action",
+            "callback_id": "raise_alert",
+            "trigger_id": "7.7.7",
+            "user": {"id": "U3"},
+            "channel": {"id": "C5"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "message": {"text": "A lawyer was detained this morning", "ts": "5.5"},
+        },
+    )
+    assert status == 200
+    [opened] = await emulator.wait_for("views.open")
+    summary = next(b for b in opened["view"]["blocks"] if b["block_id"] == "summary")
+    assert summary["element"]["initial_value"] == "A lawyer was detained this morning"
+    assert opened["view"]["private_metadata"] == "C5"
+
+
+async def test_a_redelivered_request_is_handled_once(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    body = form_body(slash_command(NEW))
+    await post(url, body, signed_headers(body, SECRET))
+    retry = {
+        **signed_headers(body, SECRET),
+        "X-Slack-Retry-Num": "1",
+        "X-Slack-Retry-Reason": "http_timeout",
+    }
+    assert (await post(url, body, retry))[0] == 200
+    await emulator.wait_for("chat.postMessage")
+    await asyncio.sleep(0.5)
+    assert len(emulator.posted("chat.postMessage")) == 1
+
+
+async def test_reminders_go_in_the_cards_thread_and_digests_to_the_channel(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
+) -> None:
+    connector, url = http_mode
+    body = form_body(slash_command(NEW))
+    await post(url, body, signed_headers(body, SECRET))
+    [card] = await emulator.wait_for("chat.postMessage")
+    later = datetime.now(UTC) + timedelta(days=1, hours=1)
+    for item in run_due(services, later, started_at=later):
+        await connector.send(item.place, item.message)
+    posts = emulator.posted("chat.postMessage")
+    reminders = [p for p in posts if p["text"].startswith("Reminder for")]
+    digests = [p for p in posts if p["text"].startswith("Daily digest")]
+    assert reminders and {p["thread_ts"] for p in reminders} == {"1.000100"}
+    assert [d["channel"] for d in digests] == ["C1"] and "thread_ts" not in digests[0]
+    assert card["text"].startswith("Opened")
+
+
+async def test_tocsin_run_with_slack_settings_serves_signed_commands(
+    emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    """The issue's acceptance check, with the real `tocsin run` process."""
+    port = free_port()
+    environment = isolated_environment(
+        tmp_path / "tocsin.db",
+        SLACK_BOT_TOKEN=emulator.bot_token,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=emulator.api_url,
+        TOCSIN_HTTP_PORT=str(port),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env=environment,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        await wait_until_listening(port)
+        body = form_body(slash_command(NEW))
+        status, seconds = await post(url, body, signed_headers(body, SECRET))
+        assert status == 200 and seconds < 3
+        [card] = await emulator.wait_for("chat.postMessage")
+        assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-0001")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+
+async def wait_until_listening(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port}")

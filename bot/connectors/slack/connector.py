@@ -10,22 +10,33 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.connectors.slack.blocks import fallback_text, render, to_blocks
-from bot.connectors.slack.views import assign_modal, reason_modal
+from bot.connectors.slack.views import (
+    ALERT_CALLBACK,
+    alert_from_submission,
+    assign_modal,
+    new_alert_modal,
+    reason_modal,
+)
+from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.vocabulary import Profile, Threat
 from bot.store.posted import find_posted, remember_posted
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle
+from handlers.intake import new_case
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 8
+MAX_OPTIONS = 100
 
 
 class SlackConnector:
@@ -48,6 +59,7 @@ class SlackConnector:
             signing_secret=secret.get_secret_value() if secret else None,
             request_verification_enabled=secret is not None,
         )
+        self.app.middleware(_skip_redeliveries)
         self.app.command("/ua")(self._on_command)
         for action in ("step_claim", "step_done"):
             self.app.action(action)(self._on_step_button)
@@ -56,6 +68,10 @@ class SlackConnector:
         self.app.view("skip_reason")(self._on_skip_reason)
         self.app.action("step_more")(self._on_more)
         self.app.view("assign_step")(self._on_assign)
+        self.app.options("country")(self._on_country_search)
+        self.app.options("home_country")(self._on_country_search)
+        self.app.view(ALERT_CALLBACK)(self._on_alert_form)
+        self.app.shortcut("raise_alert")(self._on_raise_shortcut)
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
 
@@ -101,7 +117,51 @@ class SlackConnector:
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         # Slack gives three seconds: acknowledge first, work after.
         await ack()
-        await self._run(command["user_id"], command["channel_id"], command.get("text", ""))
+        text = command.get("text", "").strip()
+        if text.lower() in ("", "new"):
+            await self._open_alert_form(command["trigger_id"], command["channel_id"])
+            return
+        await self._run(command["user_id"], command["channel_id"], text)
+
+    async def _open_alert_form(self, trigger_id: str, channel: str, summary: str = "") -> None:
+        view = new_alert_modal(
+            channel, [p.value for p in Profile], [t.value for t in Threat], summary=summary
+        )
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def _on_raise_shortcut(self, ack: Any, shortcut: dict[str, Any]) -> None:
+        await ack()
+        message = shortcut.get("message") or {}
+        channel = (shortcut.get("channel") or {}).get("id", "")
+        await self._open_alert_form(
+            shortcut["trigger_id"], channel, summary=message.get("text", "")
+        )
+
+    async def _on_country_search(self, ack: Any, payload: dict[str, Any]) -> None:
+        matches = self._services.world.countries.search(payload.get("value", ""), limit=MAX_OPTIONS)
+        await ack(
+            options=[
+                {"text": {"type": "plain_text", "text": c.name[:75]}, "value": c.alpha2}
+                for c in matches
+            ]
+        )
+
+    async def _on_alert_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        alert = alert_from_submission(view["state"]["values"])
+        try:
+            parse_alert(alert, self._services.world.countries)
+        except AlertError as error:
+            block = error.field.split(".")[0].split("[")[0] or "summary"
+            await ack(response_action="errors", errors={block: error.message[:150]})
+            return
+        await ack()
+        user, channel = body["user"]["id"], view["private_metadata"]
+        place = Place("slack", channel)
+        reply = await asyncio.to_thread(
+            lambda: new_case(alert, actor=f"slack:{user}", place=place, services=self._services)
+        )
+        self._services.changes.notify()
+        await self.reply(place, reply, user=user)
 
     async def _run(self, user: str, channel: str, text: str) -> None:
         """Run one command as the user typed it in the channel, and answer it."""
@@ -193,6 +253,14 @@ class SlackConnector:
     def _remember(self, place: Place, key: str, message_id: str) -> None:
         with self._services.transaction() as session:
             remember_posted(session=session, place=place, key=key, message_id=message_id)
+
+
+async def _skip_redeliveries(req: Any, resp: Any, next: Any) -> Any:
+    """Slack redelivers what it thinks was not acknowledged: the first delivery was handled."""
+    retries = req.headers.get("x-slack-retry-num") or ["0"]
+    if retries[0] not in ("", "0"):
+        return BoltResponse(status=200, body="")
+    return await next()
 
 
 async def _healthy(_: web.Request) -> web.Response:

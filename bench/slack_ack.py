@@ -1,0 +1,75 @@
+"""How fast Tocsin acknowledges `/ua new …` (target: p99 under 100 ms on the local emulator).
+
+Drives the Slack connector in Socket Mode against tests/slack_emulator.py: 200 slash commands,
+one after another, each timed from the envelope being sent to its acknowledgement; the case
+cards are then waited for, so every command was also carried out. Reports median and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.connectors.slack.connector import SlackConnector
+from bot.store.db import create_database_engine, session_factory
+from bot.store.migrate import upgrade_to_head
+from config.playbook import load_playbook
+from config.settings import Settings
+from config.world import load_world
+from handlers.context import Services
+from tests.slack_emulator import SlackEmulator, slash_command
+
+COMMANDS = 200
+TARGET_MS = 100.0
+NEW = 'new country=HN threats=arbitrary_detention profiles=journalist summary="fictional"'
+
+
+async def measure(folder: Path) -> list[float]:
+    engine = create_database_engine(f"sqlite:///{folder / 'bench.db'}")
+    upgrade_to_head(engine)
+    world = load_world()
+    services = Services(
+        sessions=session_factory(engine),
+        world=world,
+        playbook=load_playbook(world),
+        tz=ZoneInfo("UTC"),
+    )
+    emulator = SlackEmulator()
+    await emulator.start()
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=emulator.bot_token,
+        slack_app_token=emulator.app_token,
+        slack_api_url=emulator.api_url,
+    )
+    connector = SlackConnector(settings, services)
+    await connector.start()
+    await emulator.connected()
+    latencies = []
+    for _ in range(COMMANDS):
+        envelope = await emulator.push("slash_commands", slash_command(NEW))
+        latencies.append(await emulator.acked(envelope) * 1000)
+    await emulator.wait_for("chat.postMessage", COMMANDS, timeout=120)
+    await connector.stop()
+    await emulator.stop()
+    engine.dispose()
+    return latencies
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        latencies = asyncio.run(measure(Path(folder)))
+    median = statistics.median(latencies)
+    p99 = statistics.quantiles(latencies, n=100)[-1]
+    print(f"/ua new ack latency over {COMMANDS} commands (Socket Mode, local emulator)")
+    ratio = TARGET_MS / p99
+    print(f"median {median:.1f} ms, p99 {p99:.1f} ms ({ratio:.1f}x under {TARGET_MS:.0f} ms)")
+    return 0 if p99 < TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
