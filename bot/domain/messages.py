@@ -41,6 +41,14 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """A titled list kept together (one category of targets on a case card)."""
+
+    title: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StepItem:
     """One checklist step; `open` steps can be acted on (claim, done, skip, snooze, assign)."""
 
@@ -57,7 +65,7 @@ class StepList:
     items: tuple[StepItem, ...]
 
 
-Block = Heading | Paragraph | Fields | Bullets | Note | StepList
+Block = Heading | Paragraph | Fields | Bullets | Note | StepList | Group
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from bot.domain.messages import (
     Block,
     Bullets,
     Fields,
+    Group,
     Heading,
     Message,
     Note,
@@ -152,17 +153,17 @@ def case_card(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
     """The one message a chat room keeps per case: facts, targets by category, the checklist."""
     blocks: list[Block] = [Heading(f"{case.code} · {_status(case)}"), Fields(_facts(case))]
     for category, title in _CATEGORY_TITLES.items():
-        names = [
-            t.name + (" (replied)" if t.reply else "")
-            for t in case.targets
+        lines = tuple(
+            f"T{n} {t.name} — {t.reason}" + (f" Replied: {t.reply}" if t.reply else "")
+            for n, t in enumerate(case.targets, 1)
             if t.category == category
-        ]
-        if names:
-            blocks += [Heading(f"{title} ({len(names)})"), Bullets(tuple(names))]
+        )
+        if lines:
+            blocks.append(Group(f"{title} ({len(lines)})", lines))
     return (
         *blocks,
         *_checklist_blocks(case, tz),
-        Note(f"Reasons and contacts: ua show {case.code}"),
+        Note(f"Contacts: ua show {case.code}"),
     )
 
 
@@ -174,6 +175,8 @@ def _status(case: CaseView) -> str:
 
 def _stored_target_line(n: int, target: TargetView) -> str:
     line = f"T{n} {target.name} — {target.reason}"
+    if target.contact:
+        line += f" Contact: {target.contact}"
     if target.reply:
         line += f" Replied: {target.reply}"
     return line

@@ -475,3 +475,90 @@ async def wait_until_listening(port: int, timeout: float = 20.0) -> None:
         except OSError:
             await asyncio.sleep(0.1)
     raise AssertionError(f"nothing listened on port {port}")
+
+
+class Driver:
+    """Sends commands and interactions the way Slack would in one mode: signed HTTP or Socket Mode."""
+
+    def __init__(self, emulator: SlackEmulator, url: str | None) -> None:
+        self.emulator, self.url = emulator, url
+
+    async def command(self, text: str) -> None:
+        fields = slash_command(text)
+        if self.url is None:
+            envelope = await self.emulator.push("slash_commands", fields)
+            assert await self.emulator.acked(envelope) < 3
+            return
+        body = form_body(fields)
+        status, seconds = await post(self.url, body, signed_headers(body, SECRET))
+        assert status == 200 and seconds < 3
+
+    async def interact(self, payload: dict[str, Any]) -> None:
+        if self.url is None:
+            envelope = await self.emulator.push("interactive", payload)
+            assert await self.emulator.acked(envelope) < 3
+            return
+        assert await interact(self.url, payload) == 200
+
+
+@pytest.fixture(params=["http", "socket"])
+async def driver(
+    request: pytest.FixtureRequest, emulator: SlackEmulator, services: Services
+) -> AsyncIterator[Driver]:
+    common = {
+        "_env_file": None,
+        "slack_bot_token": emulator.bot_token,
+        "slack_api_url": emulator.api_url,
+    }
+    if request.param == "socket":
+        settings = Settings(**common, slack_app_token=emulator.app_token)  # type: ignore[arg-type]
+    else:
+        settings = Settings(**common, slack_signing_secret=SECRET, tocsin_http_port=free_port())  # type: ignore[arg-type]
+    connector = SlackConnector(settings, services)
+    await connector.start()
+    if request.param == "socket":
+        await emulator.connected()
+        yield Driver(emulator, None)
+    else:
+        yield Driver(emulator, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}")
+    await connector.stop()
+
+
+async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: SlackEmulator) -> None:
+    """Raise by form, claim and finish a step by button, skip one with a reason, snooze one."""
+    await driver.command("")
+    [opened] = await emulator.wait_for("views.open")
+    values = {
+        **chosen("country", selected_option={"value": "CO"}),
+        **chosen("threats", selected_options=[{"value": "death_threat"}]),
+        **chosen("profiles", selected_options=[{"value": "land"}]),
+        **chosen("summary", value="threatened after a community meeting"),
+    }
+    await driver.interact(submission(opened["view"], values))
+    [card] = await emulator.wait_for("chat.postMessage")
+    assert card["text"].startswith("Opened UA-2026-0001") and len(card["blocks"]) <= 50
+    assert "Inter-American Commission on Human Rights (IACHR) — Colombia is an OAS member" in str(
+        card["blocks"]
+    )
+
+    await driver.interact(block_actions(action(card, "step_claim", 1)))
+    await emulator.wait_for("chat.update", 1)
+    await driver.interact(block_actions(action(card, "step_done", 1)))
+    updates = await emulator.wait_for("chat.update", 2)
+    assert "[x] 1." in str(updates[-1]["blocks"])
+
+    await driver.interact(block_actions(action(card, "step_skip", 2)))
+    [_, reason_form] = await emulator.wait_for("views.open", 2)
+    await driver.interact(
+        submission(reason_form["view"], chosen("reason", value="a partner covers it"))
+    )
+    updates = await emulator.wait_for("chat.update", 3)
+    assert "a partner covers it" in str(updates[-1]["blocks"])
+
+    snooze = action(card, "step_snooze", 12)
+    await driver.interact(block_actions(snooze, selected_option=snooze["options"][1]))
+    updates = await emulator.wait_for("chat.update", 4)
+    assert updates[-1]["text"] == "Step 12 snoozed."
+    threads = [p for p in emulator.posted() if p.get("thread_ts") == updates[0]["ts"]]
+    assert [p["text"] for p in threads][:2] == ["Step 1 is slack:U2's.", "Step 1 done."]
+    assert emulator.violations == []

@@ -6,6 +6,7 @@ from bot.domain.messages import (
     Block,
     Bullets,
     Fields,
+    Group,
     Heading,
     Message,
     Note,
@@ -38,4 +39,6 @@ def _block_lines(block: Block) -> list[str]:
             return [f"  ({text})"]
         case StepList(items=items):
             return [f"  - {item.text}" for item in items]
+        case Group(title=title, items=items):
+            return [title, *(f"  - {item}" for item in items)]
     raise AssertionError(f"unknown block {block!r}")

@@ -8,6 +8,7 @@ from bot.domain.messages import (
     Block,
     Bullets,
     Fields,
+    Group,
     Heading,
     Message,
     Note,
@@ -69,6 +70,9 @@ def _convert(block: Block) -> list[dict[str, Any]]:
             return _sections("\n".join(f"• {escape(item)}" for item in items))
         case Note(text=text):
             return [_context(escape(text))]
+        case Group(title=title, items=items):
+            lines = [f"*{escape(title)}*", *(f"• {escape(item)}" for item in items)]
+            return _sections("\n".join(lines))
         case StepList(code=code, items=items):
             return [part for item in items for part in _step(code, item)]
     raise AssertionError(f"unknown block {block!r}")
