@@ -147,69 +147,23 @@ def block_actions(element: dict[str, Any], **chosen: Any) -> dict[str, Any]:
     }
 
 
-async def test_buttons_claim_done_snooze_skip_and_assign_steps(
+async def test_a_step_is_assigned_through_the_overflow_and_the_user_picker(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
     body = form_body(slash_command(NEW))
     await post(url, body, signed_headers(body, SECRET))
     [card] = await emulator.wait_for("chat.postMessage")
-    assert len(card["blocks"]) <= 50
-
-    assert await interact(url, block_actions(action(card, "step_claim", 1))) == 200
-    await emulator.wait_for("chat.update", 1)
-    assert await interact(url, block_actions(action(card, "step_done", 1))) == 200
-    updates = await emulator.wait_for("chat.update", 2)
-    assert "[x] 1." in str(updates[-1]["blocks"])
-    snooze = action(card, "step_snooze", 2)
-    await interact(url, block_actions(snooze, selected_option=snooze["options"][2]))
-    updates = await emulator.wait_for("chat.update", 3)
-    assert updates[-1]["text"] == "Step 2 snoozed."
-
-    await interact(url, block_actions(action(card, "step_skip", 2)))
-    [modal] = await emulator.wait_for("views.open")
-    view = modal["view"]
-    assert view["callback_id"] == "skip_reason" and len(view["title"]["text"]) <= 24
-    submission = {
-        "type": "view_submission",
-        "user": {"id": "U2"},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "view": {
-            **view,
-            "id": "V1",
-            "state": {
-                "values": {
-                    "reason": {
-                        "reason": {"type": "plain_text_input", "value": "the partner called"}
-                    }
-                }
-            },
-        },
-    }
-    assert await interact(url, submission) == 200
-    updates = await emulator.wait_for("chat.update", 4)
-    assert "the partner called" in str(updates[-1]["blocks"])
-
     more = action(card, "step_more", 3)
     await interact(url, block_actions(more, selected_option=more["options"][0]))
-    [_, assign] = await emulator.wait_for("views.open", 2)
-    submission = {
-        "type": "view_submission",
-        "user": {"id": "U2"},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "view": {
-            **assign["view"],
-            "id": "V2",
-            "state": {
-                "values": {"person": {"person": {"type": "users_select", "selected_user": "U7"}}}
-            },
-        },
-    }
-    await interact(url, submission)
-    updates = await emulator.wait_for("chat.update", 5)
-    assert "@fictional.u7" in str(updates[-1]["blocks"])
+    [assign] = await emulator.wait_for("views.open")
+    assert assign["view"]["callback_id"] == "assign_step"
+    picked = chosen("person", type="users_select", selected_user="U7")
+    assert await interact(url, submission(assign["view"], picked)) == 200
+    [update] = await emulator.wait_for("chat.update")
+    assert update["text"] == "Step 3 is @fictional.u7's." and "@fictional.u7" in str(
+        update["blocks"]
+    )
     assert emulator.violations == []
 
 
