@@ -44,6 +44,8 @@ class SlackEmulator:
     _pushed: dict[str, float] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
+    #: Channels the bot is not a member of: posting there fails with not_in_channel.
+    closed_channels: set[str] = field(default_factory=set)
 
     @property
     def api_url(self) -> str:
@@ -122,6 +124,8 @@ class SlackEmulator:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "chat.postMessage":
+            if args.get("channel") in self.closed_channels:
+                return {"ok": False, "error": "not_in_channel"}
             return {"ok": True, "channel": args.get("channel"), "ts": f"{next(self._ts)}.000100"}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}

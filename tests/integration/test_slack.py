@@ -516,3 +516,16 @@ async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: Slac
     threads = [p for p in emulator.posted() if p.get("thread_ts") == updates[0]["ts"]]
     assert [p["text"] for p in threads][:2] == ["Step 1 is slack:U2's.", "Step 1 done."]
     assert emulator.violations == []
+
+
+async def test_a_channel_the_bot_is_not_in_gets_a_clear_hint(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    emulator.closed_channels.add("C9")
+    body = form_body(slash_command(NEW, channel="C9"))
+    await post(url, body, signed_headers(body, SECRET))
+    [hint] = await emulator.wait_for("chat.postEphemeral")
+    assert (
+        hint["channel"] == "C9" and "invite it to this channel with /invite @Tocsin" in hint["text"]
+    )

@@ -83,7 +83,7 @@ SNOOZE_CHOICES = (("1 hour", "1h"), ("4 hours", "4h"), ("1 day", "1d"), ("1 week
 
 def _step(code: str, item: StepItem) -> list[dict[str, Any]]:
     """A step's line, and for an open step a row of buttons whose values name case and step."""
-    section = _sections(escape(item.text))[:1]
+    section = _sections(truncate(escape(item.text), MAX_SECTION))
     if not item.open:
         return section
     value = f"{code} {item.n}"

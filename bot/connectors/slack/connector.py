@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -172,18 +174,18 @@ class SlackConnector:
     async def _on_step_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         verb = {"step_claim": "claim", "step_done": "done"}[action["action_id"]]
-        await self._run(body["user"]["id"], body["channel"]["id"], f"{verb} {action['value']}")
+        await self._run(body["user"]["id"], _channel(body), f"{verb} {action['value']}")
 
     async def _on_snooze(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         code, n, delay = action["selected_option"]["value"].split()
-        await self._run(body["user"]["id"], body["channel"]["id"], f"snooze {code} {n} {delay}")
+        await self._run(body["user"]["id"], _channel(body), f"snooze {code} {n} {delay}")
 
     async def _on_skip_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         code, n = action["value"].split()
         await self.client.views_open(
-            trigger_id=body["trigger_id"], view=reason_modal(code, int(n), body["channel"]["id"])
+            trigger_id=body["trigger_id"], view=reason_modal(code, int(n), _channel(body))
         )
 
     async def _on_skip_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -199,7 +201,7 @@ class SlackConnector:
         await ack()
         _, code, n = action["selected_option"]["value"].split()
         await self.client.views_open(
-            trigger_id=body["trigger_id"], view=assign_modal(code, int(n), body["channel"]["id"])
+            trigger_id=body["trigger_id"], view=assign_modal(code, int(n), _channel(body))
         )
 
     async def _on_assign(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -212,6 +214,19 @@ class SlackConnector:
 
     async def reply(self, place: Place, message: Message, *, user: str) -> None:
         """Answer a command: in the channel when it concerns the team, else only to the asker."""
+        try:
+            await self._answer(place, message, user=user)
+        except SlackApiError as error:
+            log.warning("could not answer in %s: %s", place, error.response.get("error"))
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_postEphemeral(
+                    channel=place.address,
+                    user=user,
+                    text=f":warning: Tocsin could not post here ({error.response.get('error')}): "
+                    "invite it to this channel with /invite @Tocsin, then try again.",
+                )
+
+    async def _answer(self, place: Place, message: Message, *, user: str) -> None:
         if message.public:
             await self.send(place, message)
             return
@@ -261,6 +276,14 @@ async def _skip_redeliveries(req: Any, resp: Any, next: Any) -> Any:
     if retries[0] not in ("", "0"):
         return BoltResponse(status=200, body="")
     return await next()
+
+
+def _channel(body: dict[str, Any]) -> str:
+    """The channel an interaction came from (a card in a channel, or its container)."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel or "")
 
 
 async def _healthy(_: web.Request) -> web.Response:
