@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from bot.connectors.console.connector import ConsoleConnector
 from bot.connectors.slack.connector import SlackConnector
 from bot.delivery import Delivery
+from bot.errors import StartupError
 from bot.scheduler import Scheduler
 from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
@@ -24,10 +25,6 @@ from config.world import load_world
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(RuntimeError):
-    """Tocsin cannot start; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.app import StartupError, check_schema, opened, run, schema_is_current
+from bot.app import check_schema, opened, run, schema_is_current
 from bot.cli_contacts import add_contacts_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.connectors.console.render import render_text
@@ -22,7 +22,7 @@ from bot.domain.case import Place
 from bot.domain.directory import Directory
 from bot.domain.triage import triage_json
 from bot.domain.views import triage_message
-from bot.errors import InputError
+from bot.errors import InputError, StartupError
 from bot.store.db import create_database_engine, sqlite_file_missing
 from bot.store.migrate import upgrade_to_head
 from config.datafile import DataFileError

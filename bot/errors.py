@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """A file or argument given on the command line is unreadable, too large or malformed."""
+
+
+class StartupError(RuntimeError):
+    """Tocsin cannot start; the message says what to do."""

@@ -39,6 +39,7 @@ class SlackEmulator:
     violations: list[str] = field(default_factory=list)
     acks: dict[str, float] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
+    _broken: dict[str, str] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _pushed: dict[str, float] = field(default_factory=dict)
@@ -46,6 +47,8 @@ class SlackEmulator:
     port: int = 0
     #: Channels the bot is not a member of: posting there fails with not_in_channel.
     closed_channels: set[str] = field(default_factory=set)
+    #: Messages someone deleted: updating them fails with message_not_found.
+    deleted: set[str] = field(default_factory=set)
 
     @property
     def api_url(self) -> str:
@@ -55,6 +58,7 @@ class SlackEmulator:
         application = web.Application()
         application.router.add_route("*", "/api/{method}", self._api)
         application.router.add_get("/socket", self._socket)
+        application.router.add_post("/respond", self._respond)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -70,6 +74,10 @@ class SlackEmulator:
     def fail(self, method: str, *, times: int, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
         self._failures[method] = [retry_after] * times
+
+    def break_method(self, method: str, error: str = "internal_error") -> None:
+        """Make every later call of `method` fail with `error` (a Slack outage, a missing scope)."""
+        self._broken[method] = error
 
     def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
@@ -105,6 +113,9 @@ class SlackEmulator:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if method in self._broken:
+            self.calls.append(Call(f"{method}#error", args))
+            return web.json_response({"ok": False, "error": self._broken[method]})
         problems = _check_limits(args)
         if problems:
             self.violations.extend(f"{method}: {p}" for p in problems)
@@ -113,6 +124,8 @@ class SlackEmulator:
         return web.json_response(self._answer(method, args))
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "chat.update" and args.get("ts") in self.deleted:
+            return {"ok": False, "error": "message_not_found"}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -130,13 +143,24 @@ class SlackEmulator:
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
+            if args.get("channel") in self.closed_channels:
+                return {"ok": False, "error": "channel_not_found"}
             return {"ok": True, "message_ts": f"{next(self._ts)}.000200"}
+
         if method == "users.info":
             user = str(args.get("user"))
             return {"ok": True, "user": {"id": user, "name": f"fictional.{user.lower()}"}}
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(args.get("view") or {})}}
         return {"ok": True}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        """The command's response URL: what the bot says there reaches the asker anywhere."""
+        self.calls.append(Call("response_url", json.loads(await request.text() or "{}")))
+        return web.Response(text="ok")
+
+    def response_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/respond"
 
     # --- Socket Mode -------------------------------------------------------------------------
 
@@ -182,7 +206,13 @@ class SlackEmulator:
         return self.acks[envelope_id]
 
 
-def slash_command(text: str, *, user: str = "U1", channel: str = "C1") -> dict[str, str]:
+def slash_command(
+    text: str,
+    *,
+    user: str = "U1",
+    channel: str = "C1",
+    response_url: str = "http://127.0.0.1:9/unused",
+) -> dict[str, str]:
     """The form Slack sends for `/ua TEXT`."""
     return {
         "token": "legacy",
@@ -195,7 +225,7 @@ def slash_command(text: str, *, user: str = "U1", channel: str = "C1") -> dict[s
         "command": "/ua",
         "text": text,
         "api_app_id": "A1",
-        "response_url": "http://127.0.0.1:9/unused",
+        "response_url": response_url,
         "trigger_id": "1.2.3",
     }
 
@@ -233,23 +263,40 @@ async def _arguments(request: web.Request) -> dict[str, Any]:
 def _check_limits(args: dict[str, Any]) -> list[str]:
     problems = []
     blocks = args.get("blocks") or []
+    view = args.get("view") or {}
     if len(blocks) > LIMITS["blocks"]:
         problems.append(f"{len(blocks)} blocks (at most {LIMITS['blocks']})")
-    view = args.get("view") or {}
     if len((view.get("title") or {}).get("text", "")) > LIMITS["modal_title"]:
         problems.append("modal title over 24 characters")
     for block in [*blocks, *(view.get("blocks") or [])]:
-        for element in block.get("elements") or []:
-            label = (
-                (element.get("text") or {}).get("text", "")
-                if isinstance(element.get("text"), dict)
-                else ""
-            )
-            if len(label) > LIMITS["button"]:
-                problems.append(f"button text of {len(label)} characters")
         text = (block.get("text") or {}).get("text", "")
         if block.get("type") == "section" and len(text) > LIMITS["section"]:
             problems.append(f"section of {len(text)} characters")
         if block.get("type") == "header" and len(text) > LIMITS["header"]:
             problems.append(f"header of {len(text)} characters")
+        elements = [
+            *(block.get("elements") or []),
+            *([block["element"]] if "element" in block else []),
+        ]
+        for element in elements:
+            problems.extend(_check_element(element))
+    return problems
+
+
+def _check_element(element: dict[str, Any]) -> list[str]:
+    """Buttons, options of selects, overflows and checkboxes: at most 75 characters of text."""
+    problems = []
+    label = element.get("text")
+    if (
+        isinstance(label, dict)
+        and element.get("type") == "button"
+        and len(label.get("text", "")) > LIMITS["button"]
+    ):
+        problems.append(f"button text of {len(label['text'])} characters")
+    options = element.get("options") or []
+    if element.get("type") == "overflow" and not 2 <= len(options) <= 5:
+        problems.append(f"overflow with {len(options)} options (2 to 5)")
+    for option in options:
+        if len(option["text"]["text"]) > LIMITS["button"]:
+            problems.append(f"option text of {len(option['text']['text'])} characters")
     return problems

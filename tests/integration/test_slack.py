@@ -20,6 +20,7 @@ import pytest
 from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
+from bot.errors import StartupError
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
 from config.settings import Settings
@@ -518,14 +519,79 @@ async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: Slac
     assert emulator.violations == []
 
 
-async def test_a_channel_the_bot_is_not_in_gets_a_clear_hint(
+async def test_where_tocsin_cannot_post_the_asker_still_hears_back(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    emulator.closed_channels.add("C9")
-    body = form_body(slash_command(NEW, channel="C9"))
+    emulator.closed_channels.add("D9")
+    fields = slash_command(NEW, channel="D9", response_url=emulator.response_url())
+    body = form_body(fields)
     await post(url, body, signed_headers(body, SECRET))
-    [hint] = await emulator.wait_for("chat.postEphemeral")
-    assert (
-        hint["channel"] == "C9" and "invite it to this channel with /invite @Tocsin" in hint["text"]
+    [answer] = await emulator.wait_for("response_url")
+    assert answer["response_type"] == "ephemeral"
+    assert "Tocsin cannot post in this conversation (not_in_channel)" in answer["text"]
+    assert "Opened UA-2026-0001" in answer["text"]
+
+
+async def test_a_deleted_card_is_posted_again_and_kept_up_to_date(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    body = form_body(slash_command(NEW))
+    await post(url, body, signed_headers(body, SECRET))
+    await emulator.wait_for("chat.postMessage")
+    emulator.deleted.add("1.000100")
+    for text in ("claim UA-2026-0001 1", "done UA-2026-0001 1"):
+        body = form_body(slash_command(text))
+        await post(url, body, signed_headers(body, SECRET))
+        await asyncio.sleep(0.3)
+    posts = await emulator.wait_for("chat.postMessage", 3)
+    assert [p.get("thread_ts") for p in posts] == [None, None, "2.000100"]
+    update = emulator.posted("chat.update")[-1]
+    assert update["ts"] == "2.000100" and "[x] 1." in str(update["blocks"])
+
+
+async def test_a_refused_token_or_a_taken_port_stops_startup_with_what_to_fix(
+    emulator: SlackEmulator, services: Services
+) -> None:
+    wrong = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-wrong",
+        slack_signing_secret=SECRET,
+        slack_api_url=emulator.api_url,
     )
+    with pytest.raises(StartupError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+        await SlackConnector(wrong, services).start()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = Settings(
+            _env_file=None,
+            slack_bot_token=emulator.bot_token,
+            slack_signing_secret=SECRET,
+            slack_api_url=emulator.api_url,
+            tocsin_http_port=port,
+        )
+        connector = SlackConnector(busy, services)
+        with pytest.raises(StartupError, match="set TOCSIN_HTTP_PORT to a free port"):
+            await connector.start()
+        await connector.stop()
+
+
+async def test_a_failing_slack_method_ends_in_a_message_to_the_person(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    body = form_body(slash_command(NEW))
+    await post(url, body, signed_headers(body, SECRET))
+    [card] = await emulator.wait_for("chat.postMessage")
+    emulator.break_method("users.info", "user_not_found")
+    more = action(card, "step_more", 3)
+    await interact(url, block_actions(more, selected_option=more["options"][0]))
+    [assign] = await emulator.wait_for("views.open")
+    await interact(
+        url, submission(assign["view"], chosen("person", type="users_select", selected_user="U8"))
+    )
+    [update] = await emulator.wait_for("chat.update")
+    assert update["text"] == "Step 3 is @U8's.", "assigned by id when the name cannot be looked up"

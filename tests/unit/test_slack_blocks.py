@@ -21,14 +21,21 @@ def test_long_headers_and_sections_are_cut_or_split_within_limits() -> None:
     assert len(sections) > 2 and all(len(b["text"]["text"]) <= 3000 for b in sections)
 
 
-def test_a_very_long_checklist_is_cut_visibly_at_fifty_blocks() -> None:
+def test_every_step_keeps_its_line_and_buttons_go_where_they_fit() -> None:
     items = tuple(StepItem(n=n, text=f"step {n} " + "z" * 4000, open=True) for n in range(1, 40))
     blocks = render((Heading("UA-2026-0001"), StepList("UA-2026-0001", items)))
-    assert len(blocks) == 50
-    assert (
-        blocks[-1]["type"] == "context" and "cut to fit Slack" in blocks[-1]["elements"][0]["text"]
-    )
-    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    assert len(blocks) <= 50
+    lines = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert [line.split()[1] for line in lines] == [str(n) for n in range(1, 40)]
+    assert all(len(line) <= 3000 for line in lines)
+    assert sum(b["type"] == "actions" for b in blocks) == 9
+    assert "No room for buttons on steps 10, 11" in blocks[-1]["elements"][0]["text"]
+
+
+def test_what_cannot_fit_at_all_is_cut_visibly() -> None:
+    items = tuple(StepItem(n=n, text=f"step {n}", open=False) for n in range(1, 80))
+    blocks = render((StepList("UA-2026-0001", items),))
+    assert len(blocks) == 50 and "cut to fit Slack" in blocks[-1]["elements"][0]["text"]
 
 
 def test_open_steps_get_buttons_whose_texts_fit() -> None:

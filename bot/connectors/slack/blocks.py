@@ -42,13 +42,42 @@ def to_blocks(message: Message) -> list[dict[str, Any]]:
 
 
 def render(source: tuple[Block, ...]) -> list[dict[str, Any]]:
-    """Neutral blocks as Block Kit, cut visibly to Slack's 50 blocks."""
+    """Neutral blocks as Block Kit within Slack's 50 blocks: every step keeps its line, button
+    rows go to the first open steps that fit (the rest say how to act by command), and only
+    what still does not fit is cut, visibly."""
+    others = sum(len(_convert(b)) for b in source if not isinstance(b, StepList))
+    lines = sum(len(b.items) for b in source if isinstance(b, StepList))
+    rows = max(MAX_BLOCKS - 1 - others - lines, 0)
     blocks: list[dict[str, Any]] = []
     for block in source:
-        blocks.extend(_convert(block))
+        if isinstance(block, StepList):
+            converted, rows = _steps(block, rows)
+            blocks.extend(converted)
+        else:
+            blocks.extend(_convert(block))
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], _context(CUT_NOTE)]
     return blocks
+
+
+def _steps(block: StepList, rows: int) -> tuple[list[dict[str, Any]], int]:
+    """Each step's line; button rows while `rows` lasts; a hint when some steps have none."""
+    converted: list[dict[str, Any]] = []
+    without: list[int] = []
+    for item in block.items:
+        with_buttons = item.open and rows > 0
+        converted.extend(_step(block.code, item) if with_buttons else _step_line(item))
+        rows -= 1 if with_buttons else 0
+        if item.open and not with_buttons:
+            without.append(item.n)
+    if without:
+        converted.append(
+            _context(
+                f"No room for buttons on steps {', '.join(map(str, without))}: "
+                f"use /ua done {block.code} N, /ua claim {block.code} N …"
+            )
+        )
+    return converted, rows
 
 
 def fallback_text(message: Message) -> str:
@@ -81,9 +110,13 @@ def _convert(block: Block) -> list[dict[str, Any]]:
 SNOOZE_CHOICES = (("1 hour", "1h"), ("4 hours", "4h"), ("1 day", "1d"), ("1 week", "1w"))
 
 
+def _step_line(item: StepItem) -> list[dict[str, Any]]:
+    return _sections(truncate(escape(item.text), MAX_SECTION))
+
+
 def _step(code: str, item: StepItem) -> list[dict[str, Any]]:
     """A step's line, and for an open step a row of buttons whose values name case and step."""
-    section = _sections(truncate(escape(item.text), MAX_SECTION))
+    section = _step_line(item)
     if not item.open:
         return section
     value = f"{code} {item.n}"
@@ -107,7 +140,10 @@ def _step(code: str, item: StepItem) -> list[dict[str, Any]]:
                 {
                     "type": "overflow",
                     "action_id": "step_more",
-                    "options": [_option("Assign to…", f"assign {value}")],
+                    "options": [
+                        _option("Assign to…", f"assign {value}"),
+                        _option("Show the case", f"show {value}"),
+                    ],
                 },
             ],
         },

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -28,6 +30,7 @@ from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.vocabulary import Profile, Threat
+from bot.errors import StartupError
 from bot.store.posted import find_posted, remember_posted
 from config.settings import Settings
 from handlers.context import Services
@@ -37,7 +40,8 @@ from handlers.intake import new_case
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-RATE_LIMIT_RETRIES = 8
+# Retry-After is honoured each time; this many in a row means Slack is down, not busy.
+RATE_LIMIT_RETRIES = 50
 MAX_OPTIONS = 100
 
 
@@ -62,6 +66,7 @@ class SlackConnector:
             request_verification_enabled=secret is not None,
         )
         self.app.middleware(_skip_redeliveries)
+        self.app.error(self._on_error)
         self.app.command("/ua")(self._on_command)
         for action in ("step_claim", "step_done"):
             self.app.action(action)(self._on_step_button)
@@ -78,7 +83,10 @@ class SlackConnector:
         self._http: web.AppRunner | None = None
 
     async def start(self) -> None:
-        """Connect: Socket Mode when an app token is set, else an HTTP endpoint for events."""
+        """Connect: Socket Mode when an app token is set, else an HTTP endpoint for events.
+
+        Raises StartupError, saying what to fix, when a token is refused or the port is taken."""
+        await self._check_tokens()
         app_token = self._settings.slack_app_token
         if app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, app_token.get_secret_value())
@@ -90,13 +98,38 @@ class SlackConnector:
         site = web.TCPSite(
             self._http, self._settings.tocsin_http_host, self._settings.tocsin_http_port
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on {self._settings.tocsin_http_host}:"
+                f"{self._settings.tocsin_http_port} ({error.strerror}): set TOCSIN_HTTP_PORT to "
+                "a free port"
+            ) from None
         log.info(
             "Slack events served at http://%s:%s%s",
             self._settings.tocsin_http_host,
             self._settings.tocsin_http_port,
             EVENTS_PATH,
         )
+
+    async def _check_tokens(self) -> None:
+        try:
+            await self.client.auth_test()
+            if self._settings.slack_app_token is not None:
+                token = self._settings.slack_app_token.get_secret_value()
+                await self.client.apps_connections_open(app_token=token)
+        except SlackApiError as error:
+            which = "SLACK_APP_TOKEN" if "apps.connections" in str(error) else "SLACK_BOT_TOKEN"
+            raise StartupError(
+                f"Slack refused {which} ({error.response.get('error')}): check the token in your "
+                "Slack app's settings"
+            ) from None
+        except (aiohttp.ClientError, OSError):
+            raise StartupError(
+                f"Slack's Web API at {self._settings.slack_api_url} cannot be reached: check "
+                "SLACK_API_URL and the network"
+            ) from None
 
     async def stop(self) -> None:
         """Disconnect."""
@@ -116,14 +149,14 @@ class SlackConnector:
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
-    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         # Slack gives three seconds: acknowledge first, work after.
         await ack()
         text = command.get("text", "").strip()
         if text.lower() in ("", "new"):
             await self._open_alert_form(command["trigger_id"], command["channel_id"])
             return
-        await self._run(command["user_id"], command["channel_id"], text)
+        await self._run(command["user_id"], command["channel_id"], text, respond=respond)
 
     async def _open_alert_form(self, trigger_id: str, channel: str, summary: str = "") -> None:
         view = new_alert_modal(
@@ -165,11 +198,27 @@ class SlackConnector:
         self._services.changes.notify()
         await self.reply(place, reply, user=user)
 
-    async def _run(self, user: str, channel: str, text: str) -> None:
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        """A listener failed after its ack: tell the person, never leave them with silence."""
+        incident = uuid.uuid4().hex[:8]
+        log.error("a Slack interaction failed (incident %s): %r", incident, error)
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        channel = _channel(body) or body.get("channel_id")
+        if not (user and channel):
+            return
+        with contextlib.suppress(SlackApiError):
+            await self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                text=f":warning: Something went wrong on Tocsin's side (incident {incident}). "
+                "Check the case with /ua show, then try again.",
+            )
+
+    async def _run(self, user: str, channel: str, text: str, respond: Any = None) -> None:
         """Run one command as the user typed it in the channel, and answer it."""
         request = Command(actor=f"slack:{user}", place=Place("slack", channel), text=text)
         reply = await asyncio.to_thread(handle, request, self._services)
-        await self.reply(request.place, reply, user=user)
+        await self.reply(request.place, reply, user=user, respond=respond)
 
     async def _on_step_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -199,7 +248,10 @@ class SlackConnector:
 
     async def _on_more(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        _, code, n = action["selected_option"]["value"].split()
+        choice, code, n = action["selected_option"]["value"].split()
+        if choice == "show":
+            await self._run(body["user"]["id"], _channel(body), f"show {code}")
+            return
         await self.client.views_open(
             trigger_id=body["trigger_id"], view=assign_modal(code, int(n), _channel(body))
         )
@@ -208,23 +260,36 @@ class SlackConnector:
         await ack()
         person = view["state"]["values"]["person"]["person"]["selected_user"]
         code, n, channel = view["private_metadata"].split()
-        info = await self.client.users_info(user=person)
-        name = (info.get("user") or {}).get("name") or person
+        try:
+            info = await self.client.users_info(user=person)
+            name = (info.get("user") or {}).get("name") or person
+        except SlackApiError:
+            name = person
         await self._run(body["user"]["id"], channel, f"assign {code} {n} @{name}")
 
-    async def reply(self, place: Place, message: Message, *, user: str) -> None:
-        """Answer a command: in the channel when it concerns the team, else only to the asker."""
+    async def reply(
+        self, place: Place, message: Message, *, user: str, respond: Any = None
+    ) -> None:
+        """Answer a command: in the channel when it concerns the team, else only to the asker.
+        Where Tocsin cannot post (a private conversation it is not in), the command's own
+        response URL still reaches the asker."""
         try:
             await self._answer(place, message, user=user)
         except SlackApiError as error:
-            log.warning("could not answer in %s: %s", place, error.response.get("error"))
+            problem = error.response.get("error")
+            log.warning("could not answer in %s: %s", place, problem)
+            hint = (
+                f":warning: Tocsin cannot post in this conversation ({problem}): invite it with "
+                "/invite @Tocsin, or use a channel it is in."
+            )
+            if respond is not None:
+                with contextlib.suppress(SlackApiError, aiohttp.ClientError):
+                    await respond(
+                        text=f"{hint}\n{fallback_text(message)}", response_type="ephemeral"
+                    )
+                return
             with contextlib.suppress(SlackApiError):
-                await self.client.chat_postEphemeral(
-                    channel=place.address,
-                    user=user,
-                    text=f":warning: Tocsin could not post here ({error.response.get('error')}): "
-                    "invite it to this channel with /invite @Tocsin, then try again.",
-                )
+                await self.client.chat_postEphemeral(channel=place.address, user=user, text=hint)
 
     async def _answer(self, place: Place, message: Message, *, user: str) -> None:
         if message.public:
@@ -258,7 +323,17 @@ class SlackConnector:
             )
             await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
             return
-        await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
+        try:
+            await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
+        except SlackApiError as error:
+            if error.response.get("error") != "message_not_found":
+                raise
+            # Someone deleted the card: post a fresh one and keep that one up to date.
+            response = await self.client.chat_postMessage(
+                channel=place.address, text=text, blocks=card
+            )
+            await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
+            return
         await self.client.chat_postMessage(channel=place.address, thread_ts=ts, text=text)
 
     def _posted(self, place: Place, key: str) -> str | None:
