@@ -14,15 +14,12 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.connectors.slack.connector import SlackConnector
-from bot.store.db import create_database_engine, session_factory
-from bot.store.migrate import upgrade_to_head
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
-from handlers.context import Services
+from tests.factories import fresh_services
 from tests.slack_emulator import SlackEmulator, slash_command
 
 COMMANDS = 200
@@ -32,15 +29,8 @@ NEW = 'new country=HN threats=arbitrary_detention profiles=journalist summary="f
 
 async def measure(folder: Path, pause: float) -> list[float]:
     folder.mkdir(parents=True, exist_ok=True)
-    engine = create_database_engine(f"sqlite:///{folder / 'bench.db'}")
-    upgrade_to_head(engine)
     world = load_world()
-    services = Services(
-        sessions=session_factory(engine),
-        world=world,
-        playbook=load_playbook(world),
-        tz=ZoneInfo("UTC"),
-    )
+    services, engine = fresh_services(folder / "bench.db", world, load_playbook(world))
     emulator = SlackEmulator()
     await emulator.start()
     settings = Settings(

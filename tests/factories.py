@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.domain.playbook import Playbook
+from bot.domain.world import World
+from bot.store.db import create_database_engine, session_factory
+from bot.store.migrate import upgrade_to_head
+from handlers.context import Services
+
+
+def fresh_services(
+    path: Path, world: World, playbook: Playbook, tz: tzinfo = UTC
+) -> tuple[Services, Engine]:
+    """Services on a new SQLite file migrated to head, with real commits (dispose the engine)."""
+    engine = create_database_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    services = Services(sessions=session_factory(engine), world=world, playbook=playbook, tz=tz)
+    return services, engine
 
 
 def case_row(*, year: int, number: int, at: datetime, origin: str = "room") -> dict[str, Any]:

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert
@@ -17,13 +16,11 @@ from bot.domain.messages import Message
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.scheduler import Scheduler
-from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
-from bot.store.migrate import upgrade_to_head
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
 from handlers.dispatch import handle_line
-from tests.factories import case_row, step_row
+from tests.factories import case_row, fresh_services, step_row
 
 ROOM = Place("console", "room")
 
@@ -52,8 +49,6 @@ class Recorder:
 async def running(
     tmp_path: Path, world: World
 ) -> AsyncIterator[tuple[Services, Recorder, Scheduler]]:
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
-    upgrade_to_head(engine)
     fast = Playbook.model_validate(
         {
             "name": "fast",
@@ -63,9 +58,7 @@ async def running(
             "steps": [{"id": "call", "title": "Call", "owner": "lead", "due": "1s"}],
         }
     )
-    services = Services(
-        sessions=session_factory(engine), world=world, playbook=fast, tz=ZoneInfo("UTC")
-    )
+    services, engine = fresh_services(tmp_path / "tocsin.db", world, fast)
     recorder = Recorder()
     delivery = Delivery()
     delivery.register("console", recorder)

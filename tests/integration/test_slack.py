@@ -8,11 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -21,12 +20,11 @@ from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
-from bot.store.db import create_database_engine, session_factory
-from bot.store.migrate import upgrade_to_head
 from config.settings import Settings
 from handlers.context import Services
 from handlers.reminders import run_due
 from tests.conftest import isolated_environment
+from tests.factories import fresh_services
 from tests.slack_emulator import SlackEmulator, form_body, signed_headers, slash_command
 
 SECRET = "fictional-signing-secret"
@@ -48,12 +46,10 @@ async def emulator() -> AsyncIterator[SlackEmulator]:
 
 
 @pytest.fixture
-def services(tmp_path: Path, world: World, playbook: Playbook) -> Services:
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
-    upgrade_to_head(engine)
-    return Services(
-        sessions=session_factory(engine), world=world, playbook=playbook, tz=ZoneInfo("UTC")
-    )
+def services(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[Services]:
+    services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
+    yield services
+    engine.dispose()
 
 
 @pytest.fixture
@@ -74,6 +70,12 @@ async def http_mode(
     await connector.stop()
 
 
+async def command(url: str, text: str, **fields: str) -> tuple[int, float]:
+    """`/ua TEXT` as Slack posts it, signed; the status and how long the answer took."""
+    body = form_body(slash_command(text, **fields))
+    return await post(url, body, signed_headers(body, SECRET))
+
+
 async def post(url: str, body: str, headers: dict[str, str]) -> tuple[int, float]:
     started = time.monotonic()
     async with (
@@ -87,8 +89,7 @@ async def test_http_mode_a_signed_ua_new_is_acked_and_posts_a_case_card(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(NEW))
-    status, seconds = await post(url, body, signed_headers(body, SECRET))
+    status, seconds = await command(url, NEW)
     assert status == 200 and seconds < 3
     [card] = await emulator.wait_for("chat.postMessage")
     assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-")
@@ -99,12 +100,10 @@ async def test_http_mode_a_step_change_updates_the_card_in_place(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage")
     code = card["text"].split()[1].rstrip(":")
-    body = form_body(slash_command(f"claim {code} 1", user="U2"))
-    assert (await post(url, body, signed_headers(body, SECRET)))[0] == 200
+    assert (await command(url, f"claim {code} 1", user="U2"))[0] == 200
     [update] = await emulator.wait_for("chat.update")
     assert update["channel"] == "C1" and update["ts"] == "1.000100"
     assert "slack:U2" in str(update["blocks"]), "the card shows the new owner"
@@ -152,8 +151,7 @@ async def test_a_step_is_assigned_through_the_overflow_and_the_user_picker(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage")
     more = action(card, "step_more", 3)
     await interact(url, block_actions(more, selected_option=more["options"][0]))
@@ -173,8 +171,7 @@ async def test_http_mode_answers_only_the_asker_for_help_and_errors(
 ) -> None:
     _, url = http_mode
     for text in ("help", "new country=Atlantis threats=raid summary=x"):
-        body = form_body(slash_command(text))
-        await post(url, body, signed_headers(body, SECRET))
+        await command(url, text)
     ephemeral = await emulator.wait_for("chat.postEphemeral", 2)
     assert ephemeral[0]["user"] == "U1" and "Tocsin commands" in ephemeral[0]["text"]
     assert ephemeral[1]["text"].startswith(":warning: Not accepted: country: 'Atlantis'")
@@ -200,10 +197,8 @@ async def test_user_text_never_pings_anyone(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command('route country=HN threats=raid summary="<!channel> <@U9>"'))
-    await post(url, body, signed_headers(body, SECRET))
-    body = form_body(slash_command("new country=<!channel> threats=raid summary=x"))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, 'route country=HN threats=raid summary="<!channel> <@U9>"')
+    await command(url, "new country=<!channel> threats=raid summary=x")
     [_, error] = await emulator.wait_for("chat.postEphemeral", 2)
     assert "&lt;!channel&gt;" in error["text"] and "<!channel>" not in error["text"]
     assert "<!channel>" not in str(error["blocks"])
@@ -214,8 +209,7 @@ async def test_rate_limits_are_waited_out_and_nothing_is_dropped(
 ) -> None:
     _, url = http_mode
     emulator.fail("chat.postMessage", times=2, retry_after=1)
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage", timeout=15)
     assert card["text"].startswith("Opened UA-")
     assert [c.method for c in emulator.calls].count("chat.postMessage#429") == 2
@@ -270,8 +264,7 @@ async def test_ua_alone_opens_the_alert_form_and_submitting_it_opens_a_case(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(""))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, "")
     [opened] = await emulator.wait_for("views.open")
     view = opened["view"]
     assert view["callback_id"] == "new_alert" and view["private_metadata"] == "C1"
@@ -348,8 +341,8 @@ async def test_a_redelivered_request_is_handled_once(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
+    await command(url, NEW)
     body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
     retry = {
         **signed_headers(body, SECRET),
         "X-Slack-Retry-Num": "1",
@@ -365,8 +358,7 @@ async def test_reminders_go_in_the_cards_thread_and_digests_to_the_channel(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
 ) -> None:
     connector, url = http_mode
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage")
     later = datetime.now(UTC) + timedelta(days=1, hours=1)
     for item in run_due(services, later, started_at=later):
@@ -409,8 +401,7 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
     try:
         url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
         await wait_until_listening(port)
-        body = form_body(slash_command(NEW))
-        status, seconds = await post(url, body, signed_headers(body, SECRET))
+        status, seconds = await command(url, NEW)
         assert status == 200 and seconds < 3
         [card] = await emulator.wait_for("chat.postMessage")
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-0001")
@@ -537,13 +528,11 @@ async def test_a_deleted_card_is_posted_again_and_kept_up_to_date(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     await emulator.wait_for("chat.postMessage")
     emulator.deleted.add("1.000100")
     for text in ("claim UA-2026-0001 1", "done UA-2026-0001 1"):
-        body = form_body(slash_command(text))
-        await post(url, body, signed_headers(body, SECRET))
+        await command(url, text)
         await asyncio.sleep(0.3)
     posts = await emulator.wait_for("chat.postMessage", 3)
     assert [p.get("thread_ts") for p in posts] == [None, None, "2.000100"]
@@ -583,8 +572,7 @@ async def test_a_failing_slack_method_ends_in_a_message_to_the_person(
     http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     _, url = http_mode
-    body = form_body(slash_command(NEW))
-    await post(url, body, signed_headers(body, SECRET))
+    await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage")
     emulator.break_method("users.info", "user_not_found")
     more = action(card, "step_more", 3)
