@@ -36,3 +36,4 @@ bench: install
 	$(BIN)/python -m bench.triage
 	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.slack_ack
+	$(BIN)/python -m bench.matrix_roundtrip

@@ -8,12 +8,12 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 
 from bot.connectors.console.connector import ConsoleConnector
-from bot.connectors.slack.connector import SlackConnector
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Sender
 from bot.errors import StartupError
 from bot.scheduler import Scheduler
 from bot.store.db import create_database_engine, session_factory
@@ -77,31 +77,56 @@ def check_schema(engine: Engine) -> None:
 
 async def run_connectors(settings: Settings, app: Application) -> None:
     """Run every configured connector until stopped; the console when none is configured."""
-    if settings.matrix_enabled:
-        raise StartupError(
-            "Matrix settings are present, but this version of Tocsin has no Matrix connector yet: "
-            "unset the MATRIX_* variables."
-        )
     delivery = Delivery()
     scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
-    if settings.slack_enabled:
-        slack = SlackConnector(settings, app.services)
-        delivery.register("slack", slack)
-        await slack.start()
+    chat = _chat_connectors(settings, app.services)
+    if not chat:
+        console = ConsoleConnector(app.services)
+        delivery.register("console", console)
+        await scheduler.start()
+        try:
+            await console.run()
+        finally:
+            await scheduler.stop()
+        return
+    started: list[ChatConnector] = []
+    try:
+        for platform, connector in chat:
+            await connector.start()
+            started.append(connector)
+            delivery.register(platform, connector)
         await scheduler.start()
         try:
             await _until_stopped()
         finally:
             await scheduler.stop()
-            await slack.stop()
-        return
-    console = ConsoleConnector(app.services)
-    delivery.register("console", console)
-    await scheduler.start()
-    try:
-        await console.run()
     finally:
-        await scheduler.stop()
+        for connector in reversed(started):
+            await connector.stop()
+
+
+class ChatConnector(Sender, Protocol):
+    """A connector that runs in the background between start and stop."""
+
+    async def start(self) -> None:
+        """Connect; StartupError says what to fix."""
+
+    async def stop(self) -> None:
+        """Disconnect."""
+
+
+def _chat_connectors(settings: Settings, services: Services) -> list[tuple[str, ChatConnector]]:
+    # Each connector is imported only when configured: it pulls in a large library.
+    connectors: list[tuple[str, ChatConnector]] = []
+    if settings.slack_enabled:
+        from bot.connectors.slack.connector import SlackConnector
+
+        connectors.append(("slack", SlackConnector(settings, services)))
+    if settings.matrix_enabled:
+        from bot.connectors.matrix.connector import MatrixConnector
+
+        connectors.append(("matrix", MatrixConnector(settings, services)))
+    return connectors
 
 
 async def _until_stopped() -> None:

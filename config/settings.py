@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     matrix_device_id: str | None = None
     matrix_store_path: Path = Path("./matrix-store")
     matrix_allowed_inviters: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    matrix_require_verification: bool = False
 
     tocsin_http_host: str = "127.0.0.1"
     tocsin_http_port: int = Field(default=3000, ge=1, le=65535)
@@ -154,6 +155,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MATRIX_ACCESS_TOKEN needs MATRIX_DEVICE_ID: encryption keys belong to one device"
             )
+        if not self.matrix_allowed_inviters:
+            raise ValueError(
+                "MATRIX_ALLOWED_INVITERS is empty: list who may invite Tocsin to a room, as user "
+                "IDs (@lead:example.org) or whole servers (:example.org), comma-separated"
+            )
+        for entry in self.matrix_allowed_inviters:
+            if not (entry.startswith(":") or (entry.startswith("@") and ":" in entry)):
+                raise ValueError(
+                    f"MATRIX_ALLOWED_INVITERS: '{entry}' is neither a user ID "
+                    "(@lead:example.org) nor a server (:example.org)"
+                )
 
     @property
     def slack_enabled(self) -> bool:

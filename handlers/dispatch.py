@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.domain.alert import AlertError
 from bot.domain.case import Place
@@ -60,8 +62,18 @@ def handle_line(line: str, *, actor: str, place: Place, services: Services) -> M
 
 def handle(command: Command, services: Services) -> Message:
     """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
+    return _answer(command, services, lambda: _run(parse_command(command.text), command, services))
+
+
+def handle_new_alert(alert: dict[str, Any], command: Command, services: Services) -> Message:
+    """Open a case from fields gathered another way (a guided conversation), answered as
+    `ua new key=value…` is."""
+    return _answer(command, services, lambda: _run(NewCase(alert=alert), command, services))
+
+
+def _answer(command: Command, services: Services, run: Callable[[], Message]) -> Message:
     try:
-        reply = _run(parse_command(command.text), command, services)
+        reply = run()
         services.changes.notify()
         return reply
     except (CommandError, TransitionError) as error:

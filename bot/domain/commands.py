@@ -190,7 +190,7 @@ def parse_command(words_text: str) -> ParsedCommand:
     verb = head[0].lower() if head else ""
     if verb in _CASE_VERBS:
         return _parse_case_verb(verb, words_text)
-    words = _split(words_text)
+    words = split_words(words_text)
     if not words:
         return Help()
     args = words[1:]
@@ -375,7 +375,8 @@ def format_case_code(year: int, number: int) -> str:
     return f"UA-{year:04d}-{number:04d}"
 
 
-def _split(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
+    """Words as a shell would split them, typographic quotes taken as straight ones."""
     try:
         return shlex.split(text.translate(_SMART_QUOTES))
     except ValueError:

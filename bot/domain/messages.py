@@ -86,6 +86,12 @@ class Message:
     card: tuple[Block, ...] = ()
     # The key of a card whose thread this message belongs in (reminders of a case's steps).
     thread: str | None = None
+    # The step this message is about (`step:UA-2026-0042:3`): chat connectors let a reaction to
+    # it (✅ in Matrix) act on that step.
+    about: str | None = None
+    # Who this message is addressed to (an owner, a lead), as the case records them; connectors
+    # notify only these people, never whoever the text happens to name.
+    mentions: tuple[str, ...] = ()
 
 
 def error_message(text: str) -> Message:

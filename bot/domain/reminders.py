@@ -72,7 +72,28 @@ def reminder_message(
             f"Escalation to the team lead: {what} and is still open after "
             f"{_reminders(step.reminders_sent)} ({step.severity.value} case).{suffix}"
         )
-    return Message(fallback=text, blocks=(Paragraph(text),), thread=f"checklist:{step.code}")
+    addressed = {ReminderKind.OWNER: step.owner, ReminderKind.CASE_LEAD: step.lead}.get(kind)
+    return Message(
+        fallback=text,
+        blocks=(Paragraph(text),),
+        thread=f"checklist:{step.code}",
+        about=step_key(step.code, step.n),
+        mentions=(addressed,) if addressed else (),
+    )
+
+
+def step_key(code: str, n: int) -> str:
+    """The key naming one step of a case in messages about it."""
+    return f"step:{code}:{n}"
+
+
+def parse_step_key(key: str) -> tuple[str, int] | None:
+    """The case code and step number of a step key, or None for any other key."""
+    kind, _, rest = key.partition(":")
+    code, _, n = rest.rpartition(":")
+    if kind != "step" or not code or not n.isdigit():
+        return None
+    return code, int(n)
 
 
 def _reminders(count: int) -> str:

@@ -35,3 +35,13 @@ def remember_posted(*, session: Session, place: Place, key: str, message_id: str
         )
     else:
         row.message_id = message_id
+
+
+def find_posted_key(*, session: Session, place: Place, message_id: str) -> str | None:
+    """The key a message was posted under at `place` (what a reaction to it is about)."""
+    query = select(PostedMessage.key).where(
+        PostedMessage.platform == place.platform,
+        PostedMessage.address == place.address,
+        PostedMessage.message_id == message_id,
+    )
+    return session.scalars(query).first()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import isolated_environment
+from tests.synapse_server import free_port
 
 ALERT = {
     "country": "HN",
@@ -125,17 +126,19 @@ def test_bad_settings_stop_every_command_with_the_variable_named(workdir: Path) 
     assert result.stderr.count("\n") == 1
 
 
-def test_run_with_matrix_settings_says_the_connector_is_not_there_yet(workdir: Path) -> None:
+def test_run_with_an_unreachable_homeserver_says_what_to_check(workdir: Path) -> None:
     assert tocsin(workdir, "migrate").returncode == 0
     result = tocsin(
         workdir,
         "run",
-        MATRIX_HOMESERVER="https://matrix.example.org",
+        MATRIX_HOMESERVER=f"http://127.0.0.1:{free_port()}",
         MATRIX_USER_ID="@tocsin:example.org",
         MATRIX_PASSWORD="fictional",
+        MATRIX_ALLOWED_INVITERS=":example.org",
     )
     assert result.returncode == 2
-    assert "Matrix settings are present" in result.stderr
+    assert "no Matrix homeserver answers at http://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_migrate_is_idempotent(workdir: Path) -> None:

@@ -82,6 +82,25 @@ def test_settings_come_from_the_environment_and_dotenv(
             "MATRIX_DEVICE_ID",
             "device",
         ),
+        (
+            {
+                "MATRIX_HOMESERVER": "https://m.example.org",
+                "MATRIX_USER_ID": "@t:example.org",
+                "MATRIX_PASSWORD": "fictional",
+            },
+            "MATRIX_ALLOWED_INVITERS",
+            ":example.org",
+        ),
+        (
+            {
+                "MATRIX_HOMESERVER": "https://m.example.org",
+                "MATRIX_USER_ID": "@t:example.org",
+                "MATRIX_PASSWORD": "fictional",
+                "MATRIX_ALLOWED_INVITERS": "lead@example.org",
+            },
+            "MATRIX_ALLOWED_INVITERS",
+            "'lead@example.org' is neither",
+        ),
         ({"MATRIX_PASSWORD": "secret"}, "MATRIX_PASSWORD", "MATRIX_HOMESERVER"),
         ({"MATRIX_HOMESERVER": "matrix.example.org"}, "MATRIX_HOMESERVER", "https://"),
         (

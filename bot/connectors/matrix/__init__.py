@@ -1,0 +1,1 @@
+"""Matrix through matrix-nio, end-to-end encrypted."""

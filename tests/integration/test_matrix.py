@@ -1,0 +1,396 @@
+"""The Matrix connector against a real Synapse homeserver on loopback, with real encryption."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from nio import MegolmEvent
+from sqlalchemy import Engine
+
+from bot.connectors.matrix.connector import MatrixConnector
+from bot.domain.playbook import Playbook
+from bot.domain.world import World
+from config.settings import Settings
+from handlers.context import Services
+from handlers.reminders import run_due
+from tests.conftest import isolated_environment
+from tests.factories import fresh_services
+from tests.matrix_people import Responder, Seen
+from tests.synapse_server import SynapseServer
+
+NEW = (
+    "!ua new country=HN threats=arbitrary_detention profiles=journalist "
+    'summary="Fictional journalist held without charge"'
+)
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    server = SynapseServer(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[tuple[Services, Engine]]:
+    services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
+    yield services, engine
+    engine.dispose()
+
+
+class Team:
+    """A fictional team on the test homeserver: the bot's account and allowed responders."""
+
+    def __init__(self, synapse: SynapseServer, folder: Path, services: Services) -> None:
+        n = next(_names)
+        self.synapse = synapse
+        self.folder = folder
+        self.services = services
+        self.bot_password = "pw-bot"
+        self.bot_id = synapse.register(f"tocsin{n}", self.bot_password)
+        self.lead_localpart = f"lead{n}"
+        self.bots: list[MatrixConnector] = []
+        self.people: list[Responder] = []
+
+    def settings(self, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "_env_file": None,
+            "matrix_homeserver": self.synapse.url,
+            "matrix_user_id": self.bot_id,
+            "matrix_password": self.bot_password,
+            "matrix_store_path": self.folder / "bot-store",
+            "matrix_allowed_inviters": [self.synapse.user_id(self.lead_localpart)],
+        }
+        return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+
+    async def start_bot(self, **overrides: object) -> MatrixConnector:
+        bot = MatrixConnector(self.settings(**overrides), self.services, max_retry_wait_s=0.5)
+        await bot.start()
+        self.bots.append(bot)
+        return bot
+
+    async def person(self, localpart: str) -> Responder:
+        someone = Responder(self.synapse, localpart, self.folder / localpart)
+        await someone.log_in()
+        self.people.append(someone)
+        return someone
+
+    async def lead(self) -> Responder:
+        return await self.person(self.lead_localpart)
+
+    async def close(self) -> None:
+        for bot in self.bots:
+            await bot.stop()
+        for someone in self.people:
+            await someone.close()
+
+
+@pytest.fixture
+async def team(
+    synapse: SynapseServer, tmp_path: Path, database: tuple[Services, Engine]
+) -> AsyncIterator[Team]:
+    crew = Team(synapse, tmp_path, database[0])
+    yield crew
+    await crew.close()
+
+
+def from_bot(team: Team, text: str) -> object:
+    def matches(seen: Seen) -> bool:
+        return seen.event.sender == team.bot_id and text in seen.body
+
+    return matches
+
+
+async def joined_room(team: Team, lead: Responder, *, encrypted: bool = True) -> str:
+    room = await lead.create_room(invite=[team.bot_id], encrypted=encrypted)
+    await lead.wait_for(
+        lambda s: (
+            s.room_id == room
+            and s.event.source.get("type") == "m.room.member"
+            and s.event.source.get("state_key") == team.bot_id
+            and s.content.get("membership") == "join"
+        )
+    )
+    return room
+
+
+async def test_an_alert_in_an_encrypted_room_gets_an_encrypted_case_card(team: Team) -> None:
+    bot = await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+
+    await lead.say(room, NEW)
+    card = await lead.wait_for(from_bot(team, "UA-"))
+
+    assert card.event.source.get("type") == "m.room.message"
+    assert card.room_id == room
+    assert "Inter-American Commission" in card.body
+    assert "<" in card.content["formatted_body"]
+    assert card.content["m.mentions"] == {}
+    assert bot.device_id
+    assert lead.undecrypted() == []
+
+
+async def test_steps_are_done_by_command_and_by_reaction_and_the_card_is_edited(
+    team: Team,
+) -> None:
+    bot = await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await lead.say(room, NEW)
+    card = await lead.wait_for(from_bot(team, "UA-"))
+    code = card.body.split("UA-", 1)[1].split()[0].rstrip(".:·")
+    code = f"UA-{code}"
+
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua done {code} 1 fictional note")
+    edit = await lead.wait_for(lambda s: s.relation.get("rel_type") == "m.replace", after=mark)
+    assert edit.relation["event_id"] == card.event.event_id
+    assert edit.event.decrypted
+    assert "m.new_content" in edit.content
+    threaded = await lead.wait_for(
+        lambda s: s.relation.get("rel_type") == "m.thread" and "1" in s.body, after=mark
+    )
+    assert threaded.relation["event_id"] == card.event.event_id
+
+    # Every open step falls due: the owner's reminder goes in the card's thread.
+    later = team.services.clock() + timedelta(days=30)
+    mark = len(lead.seen)
+    for out in run_due(team.services, later, started_at=later):
+        await bot.send(out.place, out.message)
+    reminder = await lead.wait_for(
+        lambda s: s.event.sender == team.bot_id and s.body.startswith("Reminder"), after=mark
+    )
+    assert reminder.relation["rel_type"] == "m.thread"
+    assert reminder.relation["event_id"] == card.event.event_id
+    step = int(reminder.body.split(f"ua done {code} ")[1].split()[0])
+
+    mark = len(lead.seen)
+    await lead.react(room, reminder.event.event_id, "✅")
+    done = await lead.wait_for(from_bot(team, f"Step {step} done."), after=mark)
+    assert done.relation["rel_type"] == "m.thread"
+    await lead.wait_for(lambda s: s.relation.get("rel_type") == "m.replace", after=mark)
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua log {code}")
+    trail = await lead.wait_for(from_bot(team, "step done"), after=mark)
+    assert trail.body.count(lead.user_id) >= 2  # the command and the reaction, both by the lead
+
+
+def membership(team: Team, room: str, state: str) -> object:
+    def matches(seen: Seen) -> bool:
+        return (
+            seen.room_id == room
+            and seen.event.source.get("type") == "m.room.member"
+            and seen.event.source.get("state_key") == team.bot_id
+            and seen.content.get("membership") == state
+        )
+
+    return matches
+
+
+async def test_invites_from_strangers_are_declined_and_the_bot_leaves_with_the_last_ally(
+    team: Team,
+) -> None:
+    await team.start_bot()
+    stranger = await team.person(f"stranger{next(_names)}")
+    refused = await stranger.create_room(invite=[team.bot_id])
+    await stranger.wait_for(membership(team, refused, "leave"))
+
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await lead.client.room_invite(room, stranger.user_id)
+    await stranger.client.join(room)
+    mark = len(stranger.seen)
+    await stranger.say(room, NEW)
+    assert await stranger.quiet_for(3, sender=team.bot_id, after=mark) == []
+
+    await lead.client.room_leave(room)
+    await stranger.wait_for(membership(team, room, "leave"), after=mark)
+
+
+async def test_a_restart_keeps_the_device_and_never_replays_a_command(team: Team) -> None:
+    bot = await team.start_bot()
+    device = bot.device_id
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await lead.say(room, "!ua list")
+    await lead.wait_for(from_bot(team, "No open cases"))
+    await bot.stop()
+    team.bots.remove(bot)
+
+    await lead.say(room, NEW)  # sent while Tocsin is down
+    mark = len(lead.seen)
+    again = await team.start_bot()
+    assert again.device_id == device
+    await lead.wait_for(from_bot(team, "UA-"), after=mark)
+    await lead.say(room, "!ua list")
+    listing = await lead.wait_for(from_bot(team, "Open cases"), after=mark)
+    replies = [s for s in lead.seen[mark:] if s.event.sender == team.bot_id and s.body]
+    assert not any("No open cases" in s.body for s in replies), "an old command was replayed"
+    assert sum("Opened" in s.body or s.body.startswith("UA-") for s in replies) == 1
+    assert "UA-2026" in listing.body or "UA-" in listing.body
+    assert lead.undecrypted() == []
+
+
+async def test_the_bot_rides_out_a_homeserver_restart(team: Team) -> None:
+    bot = await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await lead.say(room, NEW)
+    card = await lead.wait_for(from_bot(team, "UA-"))
+    code = "UA-" + card.body.split("UA-", 1)[1].split()[0].rstrip(".:·")
+
+    team.synapse.stop()
+    # Queued while the homeserver is down: posted once it is back.
+    later = team.services.clock() + timedelta(days=30)
+    for out in run_due(team.services, later, started_at=later)[:1]:
+        await bot.send(out.place, out.message)
+    team.synapse.start()
+
+    mark = len(lead.seen)
+    await lead.wait_for(
+        lambda s: s.event.sender == team.bot_id and s.body.startswith("Reminder"), timeout=40
+    )
+    await lead.say(room, f"!ua show {code}")
+    await lead.wait_for(from_bot(team, f"{code} · open"), after=mark, timeout=40)
+
+
+async def test_an_undecryptable_command_gets_a_notice_not_silence(team: Team) -> None:
+    bot = await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await lead.sync()
+    # The lead's device withholds its key from Tocsin's device: Tocsin cannot read the command.
+    for device in lead.client.device_store.active_user_devices(team.bot_id):
+        assert device.id == bot.device_id
+        lead.client.blacklist_device(device)
+    mark = len(lead.seen)
+    await lead.say(room, NEW)
+    notice = await lead.wait_for(from_bot(team, "could not decrypt"), after=mark)
+    assert lead.user_id in notice.body
+    assert not any("Opened" in s.body for s in lead.seen[mark:])
+
+
+async def test_a_guided_alert_asks_one_field_at_a_time_and_can_be_cancelled(team: Team) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+
+    async def exchange(text: str, expect: str) -> Seen:
+        mark = len(lead.seen)
+        await lead.say(room, text)
+        return await lead.wait_for(from_bot(team, expect), after=mark)
+
+    await exchange("!ua new", "1/5")
+    await exchange("Atlantis", "Not accepted")
+    await exchange("Honduras", "2/5")
+    await exchange("arbitrary_detention", "3/5")
+    await exchange("journalist", "4/5")
+    await exchange("Fictional journalist held overnight", "5/5")
+    opened = await exchange("done", "UA-")
+    assert "Inter-American Commission" in opened.body
+
+    await exchange("!ua new", "1/5")
+    await exchange("cancel", "Cancelled")
+    mark = len(lead.seen)
+    await lead.say(room, "Honduras")  # no longer an answer to anything
+    assert await lead.quiet_for(2, sender=team.bot_id, after=mark) == []
+
+
+async def test_devices_are_listed_and_can_be_blocked(team: Team) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    mark = len(lead.seen)
+    await lead.say(room, "!ua devices")
+    listing = await lead.wait_for(from_bot(team, "trusted on first use"), after=mark)
+    device = lead.client.device_id
+    assert f"{lead.user_id} {device}" in listing.body and "trusted" in listing.body
+
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua devices block {lead.user_id} {device}")
+    # Even the confirmation is sealed against the blocked device.
+    await lead.wait_for(
+        lambda s: s.event.sender == team.bot_id and isinstance(s.event, MegolmEvent), after=mark
+    )
+
+
+async def test_with_verification_required_a_device_reads_nothing_until_trusted(
+    team: Team,
+) -> None:
+    await team.start_bot(matrix_require_verification=True)
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    mark = len(lead.seen)
+    await lead.say(room, "!ua list")
+    await lead.wait_for(
+        lambda s: s.event.sender == team.bot_id and isinstance(s.event, MegolmEvent), after=mark
+    )
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua devices trust {lead.user_id} {lead.client.device_id}")
+    await lead.wait_for(from_bot(team, "now trusted"), after=mark)
+    mark = len(lead.seen)
+    await lead.say(room, "!ua list")
+    await lead.wait_for(from_bot(team, "No open cases"), after=mark)
+
+
+async def test_a_plain_room_works_without_encryption(team: Team) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead, encrypted=False)
+    await lead.say(room, NEW)
+    card = await lead.wait_for(from_bot(team, "UA-"))
+    assert card.event.source["type"] == "m.room.message" and not card.event.decrypted
+
+
+async def test_tocsin_run_with_only_matrix_settings_answers_an_invited_alert(
+    synapse: SynapseServer, tmp_path: Path
+) -> None:
+    n = next(_names)
+    bot_id = synapse.register(f"tocsin{n}", "pw-bot")
+    lead_localpart = f"lead{n}"
+    environment = isolated_environment(
+        tmp_path / "tocsin.db",
+        MATRIX_HOMESERVER=synapse.url,
+        MATRIX_USER_ID=bot_id,
+        MATRIX_PASSWORD="pw-bot",
+        MATRIX_ALLOWED_INVITERS=synapse.user_id(lead_localpart),
+    )
+    command = [sys.executable, "-m", "bot"]
+    migrated = subprocess.run([*command, "migrate"], env=environment, cwd=tmp_path, check=False)
+    assert migrated.returncode == 0
+    process = subprocess.Popen(
+        [*command, "run"], env=environment, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    lead = Responder(synapse, lead_localpart, tmp_path / "lead")
+    try:
+        await lead.log_in()
+        room = await lead.create_room(invite=[bot_id])
+        await lead.wait_for(
+            lambda s: (
+                s.event.source.get("state_key") == bot_id and s.content.get("membership") == "join"
+            ),
+            timeout=60,
+        )
+        await lead.say(room, NEW)
+        card = await lead.wait_for(
+            lambda s: s.event.sender == bot_id and "UA-" in s.body, timeout=30
+        )
+        assert card.event.decrypted
+        assert "Inter-American Commission" in card.body
+    finally:
+        await lead.close()
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert (tmp_path / "matrix-store" / "credentials.json").stat().st_mode & 0o077 == 0
