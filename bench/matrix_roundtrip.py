@@ -60,7 +60,7 @@ async def measure(folder: Path) -> list[float]:
         _env_file=None,
         matrix_homeserver=synapse.url,
         matrix_user_id=bot_id,
-        matrix_password="pw-bot",  # type: ignore[arg-type]
+        matrix_password="pw-bot",
         matrix_store_path=folder / "bot-store",
         matrix_allowed_inviters=[synapse.user_id("lead")],
     )

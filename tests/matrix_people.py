@@ -64,7 +64,7 @@ class Responder:
             config=AsyncClientConfig(encryption_enabled=True, max_timeout_retry_wait_time=1),
         )
         self.seen: list[Seen] = []
-        self.client.add_event_callback(self._collect, Event)  # type: ignore[arg-type]
+        self.client.add_event_callback(self._collect, Event)
 
     async def _collect(self, room: MatrixRoom, event: Event) -> None:
         self.seen.append(Seen(room.room_id, event))

@@ -162,17 +162,24 @@ async def test_steps_are_done_by_command_and_by_reaction_and_the_card_is_edited(
     )
     assert threaded.relation["event_id"] == card.event.event_id
 
-    # Every open step falls due: the owner's reminder goes in the card's thread.
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua claim {code} 2")
+    await lead.wait_for(from_bot(team, "Step 2 is"), after=mark)
+
+    # Every open step falls due: reminders go in the card's thread, pinging only the owner.
     later = team.services.clock() + timedelta(days=30)
     mark = len(lead.seen)
     for out in run_due(team.services, later, started_at=later):
         await bot.send(out.place, out.message)
     reminder = await lead.wait_for(
-        lambda s: s.event.sender == team.bot_id and s.body.startswith("Reminder"), after=mark
+        from_bot(team, f"Reminder for {lead.user_id}: step 2 of {code}"), after=mark
     )
     assert reminder.relation["rel_type"] == "m.thread"
     assert reminder.relation["event_id"] == card.event.event_id
-    step = int(reminder.body.split(f"ua done {code} ")[1].split()[0])
+    assert reminder.content["m.mentions"] == {"user_ids": [lead.user_id]}
+    role_reminder = await lead.wait_for(from_bot(team, "Reminder for responder"), after=mark)
+    assert role_reminder.content["m.mentions"] == {}
+    step = 2
 
     mark = len(lead.seen)
     await lead.react(room, reminder.event.event_id, "✅")
