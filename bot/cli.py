@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.app import check_schema, opened, run, schema_is_current
 from bot.cli_contacts import add_contacts_commands
+from bot.cli_matrix import add_matrix_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.connectors.console.render import render_text
 from bot.domain.alert import AlertError
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     alert_new.set_defaults(action=_alert_new)
     add_contacts_commands(commands)
     add_schedule_commands(commands)
+    add_matrix_commands(commands)
     return parser
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     Event,
@@ -17,6 +19,8 @@ from nio import (
     MegolmEvent,
     RoomCreateError,
     RoomSendError,
+    RoomSendResponse,
+    SyncResponse,
 )
 
 from tests.synapse_server import SynapseServer
@@ -52,10 +56,14 @@ class Seen:
 class Responder:
     """One person with one encrypted device: creates rooms, talks, reads Tocsin's answers."""
 
-    def __init__(self, server: SynapseServer, localpart: str, folder: Path) -> None:
+    def __init__(
+        self, server: SynapseServer, localpart: str, folder: Path, *, register: bool = True
+    ) -> None:
         self.server = server
         self.password = f"pw-{localpart}"
-        self.user_id = server.register(localpart, self.password)
+        self.user_id = (
+            server.register(localpart, self.password) if register else server.user_id(localpart)
+        )
         folder.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
             server.url,
@@ -64,6 +72,7 @@ class Responder:
             config=AsyncClientConfig(encryption_enabled=True, max_timeout_retry_wait_time=1),
         )
         self.seen: list[Seen] = []
+        self.to_device: list[Any] = []
         self.client.add_event_callback(self._collect, Event)
 
     async def _collect(self, room: MatrixRoom, event: Event) -> None:
@@ -78,7 +87,10 @@ class Responder:
 
     async def sync(self, timeout_ms: int = 0) -> None:
         """One sync, then the key traffic nio's sync_forever would do."""
-        await self.client.sync(timeout=timeout_ms, full_state=True)
+        response = await self.client.sync(timeout=timeout_ms, full_state=True)
+        if isinstance(response, SyncResponse):
+            # nio drops other people's key requests before any callback: read them here.
+            self.to_device.extend(response.to_device_events)
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         if self.client.should_query_keys:
@@ -109,10 +121,25 @@ class Responder:
         assert not isinstance(response, RoomSendError), response
         return str(response.event_id)
 
-    async def react(self, room_id: str, event_id: str, key: str) -> None:
+    async def react(
+        self, room_id: str, event_id: str, key: str, *, encrypted: bool = False
+    ) -> None:
+        """React to an event; `encrypted` as Element does in encrypted rooms (nio never does)."""
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
-        response = await self.client.room_send(room_id, "m.reaction", content)
-        assert not isinstance(response, RoomSendError), response
+        if not encrypted:
+            response = await self.client.room_send(room_id, "m.reaction", content)
+            assert not isinstance(response, RoomSendError), response
+            return
+        event_type, sealed = self.client.encrypt(room_id, "m.reaction", content)
+        method, path, data = Api.room_send(
+            self.client.access_token, room_id, event_type, sealed, str(uuid.uuid4())
+        )
+        response = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(response, RoomSendResponse), response
+
+    def device_key(self) -> str:
+        """This device's ed25519 key, as its owner's app shows it."""
+        return str(self.client.olm.account.identity_keys["ed25519"])
 
     async def wait_for(
         self, matches: Callable[[Seen], bool], *, timeout: float = 20.0, after: int = 0

@@ -141,6 +141,20 @@ def test_run_with_an_unreachable_homeserver_says_what_to_check(workdir: Path) ->
     assert "Traceback" not in result.stderr
 
 
+def test_matrix_trust_refuses_what_is_not_a_user_or_a_whole_key(workdir: Path) -> None:
+    store = str(workdir / "store")
+    bad_user = tocsin(workdir, "matrix", "trust", "lead", "DEV", "x" * 43, MATRIX_STORE_PATH=store)
+    assert bad_user.returncode == 2 and "not a Matrix user ID" in bad_user.stderr
+    short = tocsin(
+        workdir, "matrix", "trust", "@a:example.org", "DEV", "abcd efgh", MATRIX_STORE_PATH=store
+    )
+    assert short.returncode == 2 and "43 characters" in short.stderr
+    assert not (workdir / "store" / "device-trust.json").exists()
+    blocked = tocsin(workdir, "matrix", "block", "@a:example.org", "DEV", MATRIX_STORE_PATH=store)
+    assert blocked.returncode == 0
+    assert (workdir / "store" / "device-trust.json").stat().st_mode & 0o077 == 0
+
+
 def test_migrate_is_idempotent(workdir: Path) -> None:
     assert tocsin(workdir, "migrate").returncode == 0
     again = tocsin(workdir, "migrate")

@@ -44,9 +44,10 @@ def test_only_the_addressed_matrix_user_is_mentioned() -> None:
 
 def test_an_edit_replaces_the_card_and_a_thread_reply_falls_back() -> None:
     new = render.content(Message(fallback="card", blocks=(Paragraph("card"),)))
-    edit = render.edit("$card", new)
+    edit = render.edit("$card", new, summary="Step 1 <done>")
     assert edit["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$card"}
-    assert edit["m.new_content"] == new and edit["body"].startswith("* ")
+    assert edit["m.new_content"] == new and edit["body"] == "* Step 1 <done>"
+    assert edit["formatted_body"] == "* Step 1 &lt;done&gt;"
     threaded = render.in_thread("$card", new)
     assert threaded["m.relates_to"]["rel_type"] == "m.thread"
     assert threaded["m.relates_to"]["m.in_reply_to"] == {"event_id": "$card"}

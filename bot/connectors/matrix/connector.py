@@ -6,39 +6,38 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
     JoinError,
-    LocalProtocolError,
-    LoginError,
     MatrixRoom,
     MegolmEvent,
     ReactionEvent,
     RoomMemberEvent,
     RoomMessageText,
-    RoomSendError,
     SyncError,
-    WhoamiError,
+    SyncResponse,
+    ToDeviceMessage,
 )
 
-from bot.connectors.matrix import credentials, render
-from bot.connectors.matrix.devices import DeviceRegistry
+from bot.connectors.matrix import credentials
+from bot.connectors.matrix.devices import Asker, DeviceRegistry
+from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.policy import is_allowed
+from bot.connectors.matrix.posting import Queued, RoomPoster
 from bot.domain import guided
 from bot.domain.case import Place
 from bot.domain.commands import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
-from bot.store.posted import find_posted, find_posted_key, remember_posted
+from bot.store.posted import find_posted_key
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle, handle_new_alert
@@ -46,20 +45,17 @@ from handlers.dispatch import Command, handle, handle_new_alert
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
-LOGIN_TIMEOUT_S = 30.0
-DEVICE_NAME = "Tocsin"
+# Events per room one sync returns: enough for everything a room says while Tocsin restarts.
+TIMELINE_LIMIT = 100
+SYNC_FILTER = {"room": {"timeline": {"limit": TIMELINE_LIMIT}}}
 DONE_REACTIONS = frozenset({"✅", "✅️", "✔️", "✔", "☑️"})
 GUIDED_EXPIRES_S = 30 * 60
 SEEN_EVENTS = 2_000
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """A message waiting to be posted, in order, by the one delivery task."""
-
-    place: Place
-    message: Message
-    reply_to: str | None = None
+STOP_WAIT_S = 5.0
+MISSED_NOTICE = (
+    f"Tocsin was offline and more than {TIMELINE_LIMIT} messages came here meanwhile; it read "
+    f"only the last {TIMELINE_LIMIT}. If you sent a command before those, send it again."
+)
 
 
 class MatrixConnector:
@@ -73,13 +69,13 @@ class MatrixConnector:
         self._services = services
         self._store = settings.matrix_store_path
         self._allowed = tuple(settings.matrix_allowed_inviters)
+        secure_store(self._store)
         config = AsyncClientConfig(
             encryption_enabled=True,
             store_sync_tokens=False,
             max_timeout_retry_wait_time=max_retry_wait_s,
             request_timeout=SYNC_TIMEOUT_MS / 1000 + 30,
         )
-        self._store.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.client = AsyncClient(
             settings.matrix_homeserver,
             settings.matrix_user_id,
@@ -89,12 +85,15 @@ class MatrixConnector:
         self.devices = DeviceRegistry(
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
-        self._outbox: asyncio.Queue[Queued] = asyncio.Queue()
+        self._poster = RoomPoster(self.client, self.devices, services, max_pause_s=max_retry_wait_s)
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
         self._joined_at: dict[str, int] = {}
-        self._asked_keys: set[str] = set()
         self._seen: deque[str] = deque(maxlen=SEEN_EVENTS)
         self._skip_history = False
+        # Clear while the events of a sync batch are being handled, until its position is saved.
+        self._between_batches = asyncio.Event()
+        self._between_batches.set()
+        self._joined_this_batch: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.synced = asyncio.Event()
 
@@ -114,10 +113,18 @@ class MatrixConnector:
         Raises StartupError, saying what to fix, when the homeserver refuses or cannot be reached.
         """
         try:
-            await self._log_in()
-        except StartupError:
+            await log_in(self.client, self._settings)
+            await self._catch_up()
+        except BaseException:
             await self.client.close()
             raise
+        self._tasks = [
+            asyncio.create_task(self._sync_forever(), name="matrix-sync"),
+            asyncio.create_task(self._poster.run(), name="matrix-delivery"),
+        ]
+        log.info("Matrix connected as %s (device %s)", self.user_id, self.device_id)
+
+    async def _catch_up(self) -> None:
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         self._register_callbacks()
@@ -126,111 +133,40 @@ class MatrixConnector:
         # returns is history, and commands in it were meant for no one now listening.
         self._skip_history = token is None
         self.client.next_batch = token or ""
-        await self._sync_once(full_state=True)
-        self._skip_history = False
-        self._tasks = [
-            asyncio.create_task(self._sync_forever(), name="matrix-sync"),
-            asyncio.create_task(self._deliver_forever(), name="matrix-delivery"),
-        ]
-        log.info("Matrix connected as %s (device %s)", self.user_id, self.device_id)
+        try:
+            await self._sync_once(timeout_ms=0)
+        except RuntimeError as error:
+            raise StartupError(
+                f"the Matrix homeserver refused to sync ({error}): try again"
+            ) from None
+        finally:
+            self._skip_history = False
+        await self._leave_rooms_without_allies()
 
     async def stop(self) -> None:
-        """Stop syncing, post what is still queued (for a few seconds at most), and close."""
+        """Finish the batch of events in hand, post what is queued (a few seconds at most), close.
+
+        A batch is never cut short: its sync position would not be saved and the next start
+        would answer its commands again."""
         if self._tasks:
-            self._tasks[0].cancel()
+            sync_task, delivery_task = self._tasks
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.join(), timeout=5)
-            for task in self._tasks:
-                task.cancel()
+                await asyncio.wait_for(self._between_batches.wait(), timeout=STOP_WAIT_S)
+            sync_task.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poster.queue.join(), timeout=STOP_WAIT_S)
+            delivery_task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
         await self.client.close()
 
     async def send(self, place: Place, message: Message) -> None:
-        """Queue a message for a room; the delivery task posts it, in order, once reachable."""
-        self._outbox.put_nowait(Queued(place, message))
+        """Queue a message for a room; it is posted in order, once the homeserver is reachable."""
+        self._poster.queue.put_nowait(Queued(place, message))
 
     async def idle(self) -> None:
-        """Wait until everything queued has been posted (for tests and an orderly stop)."""
-        await self._outbox.join()
-
-    # Login -----------------------------------------------------------------------------------
-
-    async def _check_reachable(self) -> None:
-        url = f"{self._settings.matrix_homeserver}/_matrix/client/versions"
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=LOGIN_TIMEOUT_S)) as http,
-                http.get(url) as response,
-            ):
-                reachable = response.status == 200
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            reachable = False
-        if not reachable:
-            raise StartupError(
-                f"no Matrix homeserver answers at {self._settings.matrix_homeserver}: check "
-                "MATRIX_HOMESERVER (https://matrix.example.org) and the network"
-            )
-
-    async def _log_in(self) -> None:
-        await self._check_reachable()
-        settings = self._settings
-        assert settings.matrix_user_id is not None
-        if settings.matrix_access_token is not None:
-            assert settings.matrix_device_id is not None
-            self.client.restore_login(
-                settings.matrix_user_id,
-                settings.matrix_device_id,
-                settings.matrix_access_token.get_secret_value(),
-            )
-            await self._check_token("MATRIX_ACCESS_TOKEN")
-            return
-        saved = credentials.load(self._store, settings.matrix_user_id)
-        if saved is not None:
-            self.client.restore_login(saved.user_id, saved.device_id, saved.access_token)
-            if await self._token_valid():
-                return
-            log.warning("the saved Matrix login was revoked: logging in again as a new device")
-        await self._password_login()
-
-    async def _password_login(self) -> None:
-        assert self._settings.matrix_password is not None
-        password = self._settings.matrix_password.get_secret_value()
-        response = await self._within_timeout(self.client.login(password, device_name=DEVICE_NAME))
-        if isinstance(response, LoginError):
-            raise StartupError(
-                f"the Matrix homeserver refused the login of {self._settings.matrix_user_id} "
-                f"({response.status_code}: {response.message}): check MATRIX_USER_ID and "
-                "MATRIX_PASSWORD"
-            )
-        credentials.save(
-            self._store,
-            credentials.Credentials(
-                user_id=self.user_id,
-                device_id=self.device_id,
-                access_token=str(self.client.access_token),
-            ),
-        )
-
-    async def _check_token(self, variable: str) -> None:
-        if not await self._token_valid():
-            raise StartupError(
-                f"the Matrix homeserver refused {variable}: log in again and set a fresh token, "
-                "or use MATRIX_PASSWORD"
-            )
-
-    async def _token_valid(self) -> bool:
-        response = await self._within_timeout(self.client.whoami())
-        return not isinstance(response, WhoamiError)
-
-    async def _within_timeout(self, call: Awaitable[Any]) -> Any:
-        try:
-            return await asyncio.wait_for(call, timeout=LOGIN_TIMEOUT_S)
-        except TimeoutError:
-            raise StartupError(
-                f"the Matrix homeserver at {self._settings.matrix_homeserver} cannot be reached: "
-                "check MATRIX_HOMESERVER and the network"
-            ) from None
+        """Wait until everything queued has been posted."""
+        await self._poster.queue.join()
 
     # Sync ------------------------------------------------------------------------------------
 
@@ -243,14 +179,14 @@ class MatrixConnector:
             (self._on_reaction, ReactionEvent),
         ]
         for callback, event_type in callbacks:
-            self.client.add_event_callback(_guarded(callback), event_type)
+            self.client.add_event_callback(self._guarded(callback), event_type)
 
     async def _sync_forever(self) -> None:
         """Sync until cancelled; nio retries an unreachable homeserver with growing pauses."""
         pause = 1.0
         while True:
             try:
-                await self._sync_once(full_state=False)
+                await self._sync_once(timeout_ms=SYNC_TIMEOUT_MS)
                 pause = 1.0
             except asyncio.CancelledError:
                 raise
@@ -259,15 +195,21 @@ class MatrixConnector:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 60.0)
 
-    async def _sync_once(self, *, full_state: bool) -> None:
-        timeout = 0 if full_state else SYNC_TIMEOUT_MS
-        response = await self.client.sync(timeout=timeout, full_state=full_state or None)
-        if isinstance(response, SyncError):
-            raise RuntimeError(f"sync refused: {response.status_code} {response.message}")
-        await self._exchange_keys()
-        # Saved only now that every event of the batch was handled: a crash replays at most
-        # this batch, never skips it.
-        credentials.save_sync_token(self._store, response.next_batch)
+    async def _sync_once(self, *, timeout_ms: int) -> None:
+        self._joined_this_batch.clear()
+        try:
+            response = await self.client.sync(
+                timeout=timeout_ms, sync_filter=SYNC_FILTER, full_state=timeout_ms == 0 or None
+            )
+            if isinstance(response, SyncError):
+                raise RuntimeError(f"{response.status_code}: {response.message}")
+            await self._exchange_keys()
+            # Saved only once every event of the batch was handled: a crash replays at most
+            # this batch, never skips it.
+            credentials.save_sync_token(self._store, response.next_batch)
+            self._warn_of_missed_messages(response)
+        finally:
+            self._between_batches.set()
         self.synced.set()
         self.synced.clear()
 
@@ -281,15 +223,56 @@ class MatrixConnector:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
 
+    def _warn_of_missed_messages(self, response: SyncResponse) -> None:
+        """A room whose timeline was cut while Tocsin was away is told so, never left to guess;
+        a room just joined shows history, not missed commands."""
+        if self._skip_history:
+            return
+        for room_id, info in response.rooms.join.items():
+            room = self.client.rooms.get(room_id)
+            if info.timeline.limited and room and room_id not in self._joined_this_batch:
+                self._reply(_place(room), error_message(MISSED_NOTICE), None)
+
+    async def _leave_rooms_without_allies(self) -> None:
+        for room in list(self.client.rooms.values()):
+            await self._leave_if_no_ally(room)
+
+    async def _leave_if_no_ally(self, room: MatrixRoom) -> None:
+        members = set(room.users) - set(room.invited_users) - {self.user_id}
+        if not any(is_allowed(user, self._allowed) for user in members):
+            log.warning("leaving %s: no allowed member remains", room.room_id)
+            await self.client.room_leave(room.room_id)
+
     # Events ----------------------------------------------------------------------------------
+
+    def _guarded(
+        self, callback: Callable[[MatrixRoom, Any], Awaitable[None]]
+    ) -> Callable[[MatrixRoom, Any], Awaitable[None]]:
+        """A callback whose failure is logged and answered, never aborting the batch it runs in."""
+
+        async def run(room: MatrixRoom, event: Any) -> None:
+            self._between_batches.clear()
+            try:
+                await callback(room, event)
+            except Exception:
+                incident = uuid.uuid4().hex[:8]
+                log.exception("a Matrix event in %s failed (incident %s)", room.room_id, incident)
+                if isinstance(event, RoomMessageText | ReactionEvent):
+                    notice = (
+                        f"Something went wrong on Tocsin's side (incident {incident}). Check the "
+                        "case with !ua show, then try again."
+                    )
+                    self._reply(_place(room), error_message(notice), event.event_id)
+
+        return run
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         if event.state_key != self.user_id or event.membership != "invite":
             return
+        if room.room_id in self.client.rooms:
+            return
         if not is_allowed(event.sender, self._allowed):
-            log.warning(
-                "declined an invite to %s from %s (not allowed)", room.room_id, event.sender
-            )
+            log.warning("declined an invite to %s from %s", room.room_id, event.sender)
             await self.client.room_leave(room.room_id)
             return
         response = await self.client.join(room.room_id)
@@ -297,53 +280,67 @@ class MatrixConnector:
             log.warning("could not join %s: %s", room.room_id, response.message)
             return
         self._joined_at[room.room_id] = int(time.time() * 1000)
+        self._joined_this_batch.add(room.room_id)
         log.info("joined %s on the invitation of %s", room.room_id, event.sender)
 
     async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
         if event.state_key == self.user_id:
             if event.membership == "join":
                 self._joined_at[room.room_id] = event.server_timestamp
+                self._joined_this_batch.add(room.room_id)
             return
-        if event.membership not in ("leave", "ban") or self._is_history(room, event):
-            return
-        if not any(is_allowed(user, self._allowed) for user in room.users if user != self.user_id):
-            log.warning("leaving %s: no allowed member remains", room.room_id)
-            await self.client.room_leave(room.room_id)
+        if event.membership in ("leave", "ban") and not self._is_history(room, event):
+            await self._leave_if_no_ally(room)
 
     async def _on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
-        if not self._listens_to(room, event):
-            return
-        if _is_edit(event):
+        if _is_edit(event) or not self._listens_to(room, event):
             return  # an edited message was handled (or not) as first sent
         place = _place(room)
-        words = strip_prefix(_without_reply_fallback(event.body))
+        text = _without_reply_fallback(event.body)
+        words = strip_prefix(text)
         conversation = (room.room_id, event.sender)
         if words is None:
             if self._guided_active(conversation):
-                await self._continue_guided(conversation, place, event)
+                await self._continue_guided(conversation, place, event, text)
             return
         verb = words.split(maxsplit=1)[0].lower() if words else ""
         if words.lower() == "new":
-            await self._start_guided(conversation, place, event)
-        elif words.lower() == "cancel" or (self._guided_active(conversation) and verb == "cancel"):
-            await self._continue_guided(conversation, place, event, text="cancel")
+            self._start_guided(conversation, place, event)
+        elif verb == "cancel" and (words.lower() == "cancel" or self._guided_active(conversation)):
+            await self._continue_guided(conversation, place, event, "cancel")
         elif verb == "devices":
-            reply = await self.devices.command(words, room=room, actor=event.sender)
+            asker = Asker(event.sender, self.devices.sending_device(event.sender, event.sender_key))
+            reply = await self.devices.command(words, room=room, asker=asker)
             self._reply(place, reply, event.event_id)
         else:
             await self._run(event.sender, place, words, event.event_id)
 
     async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
-        if not self._listens_to(room, event) or event.session_id in self._asked_keys:
+        if not self._listens_to(room, event):
             return
-        self._asked_keys.add(event.session_id)
-        with contextlib.suppress(LocalProtocolError):  # already asked for this session
-            await self.client.request_room_key(event)
+        await self._request_key_from_sender(room, event)
         notice = (
             f"I could not decrypt a message from {event.sender}: its key has not reached my "
-            "device yet. I asked for it; if I do not answer within a minute, send it again."
+            "device. I asked the sender's devices for it; please send the message again."
         )
         self._reply(_place(room), error_message(notice), event.event_id)
+
+    async def _request_key_from_sender(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        """Ask the sender's devices (not only our own, as nio would) for the missing room key."""
+        request = {
+            "action": "request",
+            "body": {
+                "algorithm": event.algorithm,
+                "room_id": room.room_id,
+                "sender_key": event.sender_key,
+                "session_id": event.session_id,
+            },
+            "request_id": uuid.uuid4().hex,
+            "requesting_device_id": self.device_id,
+        }
+        await self.client.to_device(
+            ToDeviceMessage("m.room_key_request", event.sender, "*", request)
+        )
 
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if not self._listens_to(room, event) or event.key not in DONE_REACTIONS:
@@ -360,9 +357,7 @@ class MatrixConnector:
         if event.sender == self.user_id or self._skip_history or self._is_history(room, event):
             return False
         if event.sender not in room.users or not is_allowed(event.sender, self._allowed):
-            log.info(
-                "ignored an event in %s from %s (not an allowed member)", room.room_id, event.sender
-            )
+            log.info("ignored an event in %s from %s (not allowed)", room.room_id, event.sender)
             return False
         if event.event_id in self._seen:
             return False
@@ -389,7 +384,7 @@ class MatrixConnector:
             return False
         return True
 
-    async def _start_guided(
+    def _start_guided(
         self, conversation: tuple[str, str], place: Place, event: RoomMessageText
     ) -> None:
         step = guided.start()
@@ -398,19 +393,16 @@ class MatrixConnector:
         self._reply(place, _notice(step.say), event.event_id)
 
     async def _continue_guided(
-        self,
-        conversation: tuple[str, str],
-        place: Place,
-        event: RoomMessageText,
-        text: str | None = None,
+        self, conversation: tuple[str, str], place: Place, event: RoomMessageText, text: str
     ) -> None:
-        entry = self._guided.pop(conversation, None)
+        entry = self._guided.get(conversation)
         if entry is None:
             self._reply(place, _notice("Nothing to cancel."), event.event_id)
             return
-        countries = self._services.world.countries
-        step = guided.answer(entry[0], event.body if text is None else text, countries)
-        if step.state is not None:
+        step = guided.answer(entry[0], text, self._services.world.countries)
+        if step.state is None:
+            self._guided.pop(conversation, None)
+        else:
             self._guided[conversation] = (step.state, time.monotonic())
         if step.alert is None:
             self._reply(place, _notice(step.say), event.event_id)
@@ -419,78 +411,13 @@ class MatrixConnector:
         reply = await asyncio.to_thread(handle_new_alert, step.alert, request, self._services)
         self._reply(place, reply, event.event_id)
 
-    # Delivery --------------------------------------------------------------------------------
-
-    def _reply(self, place: Place, message: Message, event_id: str) -> None:
-        self._outbox.put_nowait(Queued(place, message, reply_to=event_id))
-
-    async def _deliver_forever(self) -> None:
-        while True:
-            item = await self._outbox.get()
-            try:
-                await self._post(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Logged without the text: it may name a defender.
-                log.exception("a message for %s could not be posted", item.place)
-            finally:
-                self._outbox.task_done()
-
-    async def _post(self, item: Queued) -> None:
-        place, message = item.place, item.message
-        if place.address not in self.client.rooms:
-            log.warning("not a member of %s: a message for it was not posted", place)
-            return
-        if message.card and message.replaces:
-            await self._refresh_card(place, message)
-            return
-        content = render.content(message)
-        if message.thread:
-            root = await asyncio.to_thread(self._posted, place, message.thread)
-            if root is not None:
-                content = render.in_thread(root, content)
-        elif item.reply_to is not None:
-            content = render.in_reply_to(item.reply_to, content)
-        event_id = await self._room_send(place.address, content)
-        if message.about:
-            await asyncio.to_thread(self._remember, place, f"{message.about} {event_id}", event_id)
-
-    async def _refresh_card(self, place: Place, message: Message) -> None:
-        """Post the case card once, then edit it in place and say what changed in its thread."""
-        assert message.replaces is not None
-        card = render.content(message, blocks=message.card)
-        original = await asyncio.to_thread(self._posted, place, message.replaces)
-        if original is None:
-            event_id = await self._room_send(place.address, card)
-            await asyncio.to_thread(self._remember, place, message.replaces, event_id)
-            return
-        await self._room_send(place.address, render.edit(original, card))
-        await self._room_send(place.address, render.in_thread(original, render.content(message)))
-
-    async def _room_send(self, room_id: str, content: dict[str, Any]) -> str:
-        room = self.client.rooms[room_id]
-        if room.encrypted:
-            await self.devices.prepare(room)
-        response = await self.client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=False
-        )
-        if isinstance(response, RoomSendError):
-            raise RuntimeError(f"the homeserver refused a message: {response.status_code}")
-        return str(response.event_id)
-
-    def _posted(self, place: Place, key: str) -> str | None:
-        with self._services.transaction() as session:
-            return find_posted(session=session, place=place, key=key)
+    def _reply(self, place: Place, message: Message, event_id: str | None) -> None:
+        self._poster.queue.put_nowait(Queued(place, message, reply_to=event_id))
 
     def _posted_key(self, place: Place, event_id: str) -> str | None:
         with self._services.transaction() as session:
             key = find_posted_key(session=session, place=place, message_id=event_id)
             return key.split(" ")[0] if key else None
-
-    def _remember(self, place: Place, key: str, message_id: str) -> None:
-        with self._services.transaction() as session:
-            remember_posted(session=session, place=place, key=key, message_id=message_id)
 
 
 def _is_edit(event: RoomMessageText) -> bool:
@@ -514,17 +441,3 @@ def _place(room: MatrixRoom) -> Place:
 
 def _notice(text: str) -> Message:
     return Message(fallback=text, blocks=(Paragraph(text),))
-
-
-def _guarded(
-    callback: Callable[[MatrixRoom, Any], Awaitable[None]],
-) -> Callable[[MatrixRoom, Any], Awaitable[None]]:
-    """A callback that logs its failure instead of aborting the sync batch it runs in."""
-
-    async def run(room: MatrixRoom, event: Any) -> None:
-        try:
-            await callback(room, event)
-        except Exception:
-            log.exception("handling a Matrix event in %s failed", room.room_id)
-
-    return run

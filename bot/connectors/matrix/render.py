@@ -20,8 +20,8 @@ from bot.domain.messages import (
 )
 
 HTML_FORMAT = "org.matrix.custom.html"
-# Synapse refuses events over 64 KiB; keep each body well under half of that.
-MAX_BODY_CHARS = 24_000
+# Synapse refuses events over 64 KiB, and an edit carries both bodies, encrypted (+⅓).
+MAX_BODY_CHARS = 10_000
 CUT_NOTE = "… (cut: the message was too long; use !ua show for the rest)"
 MATRIX_USER_ID = re.compile(r"^@[^\s:]+:[^\s]+$")
 
@@ -52,13 +52,14 @@ def content(message: Message, blocks: tuple[Block, ...] | None = None) -> dict[s
     }
 
 
-def edit(original_event_id: str, new: dict[str, Any]) -> dict[str, Any]:
-    """An `m.replace` edit of `original_event_id` to the content `new`."""
+def edit(original_event_id: str, new: dict[str, Any], *, summary: str) -> dict[str, Any]:
+    """An `m.replace` edit of `original_event_id` to the content `new`; `summary` is the short
+    fallback for clients that do not show edits (the full text would double the event's size)."""
     return {
         "msgtype": new["msgtype"],
-        "body": f"* {new['body']}",
+        "body": f"* {summary}",
         "format": HTML_FORMAT,
-        "formatted_body": f"* {new['formatted_body']}",
+        "formatted_body": f"* {escape(summary)}",
         "m.new_content": new,
         "m.mentions": {},
         "m.relates_to": {"rel_type": "m.replace", "event_id": original_event_id},

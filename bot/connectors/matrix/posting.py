@@ -1,0 +1,155 @@
+"""Posting to rooms: one queue, in order, retried through outages, cards edited in place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nio import AsyncClient, RoomSendError
+
+from bot.connectors.matrix import render
+from bot.connectors.matrix.devices import DeviceRegistry
+from bot.domain.case import Place
+from bot.domain.messages import Message, error_message
+from bot.store.posted import find_posted, remember_posted
+from handlers.context import Services
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 6
+# Synapse refuses events over 65,536 bytes; encryption adds about a third.
+MAX_EVENT_BYTES = 45_000
+FAILED_NOTICE = (
+    "Tocsin could not post a message here ({problem}). Nothing was lost in the case itself: "
+    "see it with !ua show CODE, or !ua list."
+)
+
+
+class PostingError(Exception):
+    """The homeserver refused a message for a reason that waiting will not fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A message waiting to be posted; `reply_to` is the command it answers."""
+
+    place: Place
+    message: Message
+    reply_to: str | None = None
+
+
+class RoomPoster:
+    """Turns neutral messages into room events and sends them, encrypted where the room is."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        devices: DeviceRegistry,
+        services: Services,
+        *,
+        max_pause_s: float,
+    ) -> None:
+        self._client = client
+        self._devices = devices
+        self._services = services
+        self._max_pause_s = max_pause_s
+        self.queue: asyncio.Queue[Queued] = asyncio.Queue()
+
+    async def run(self) -> None:
+        """Post queued messages one at a time until cancelled."""
+        while True:
+            item = await self.queue.get()
+            try:
+                await self._post_with_retries(item)
+            finally:
+                self.queue.task_done()
+
+    async def _post_with_retries(self, item: Queued) -> None:
+        pause = 0.5
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                await self.post(item)
+                return
+            except asyncio.CancelledError:
+                raise
+            except PostingError as error:
+                self._give_up(item, str(error))
+                return
+            except Exception as error:
+                # Logged without the text: it may name a defender.
+                log.warning("posting to %s failed (attempt %d): %r", item.place, attempt, error)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self._max_pause_s)
+        self._give_up(item, "the homeserver kept failing")
+
+    def _give_up(self, item: Queued, problem: str) -> None:
+        log.error("a message for %s was not posted: %s", item.place, problem)
+        if not item.message.is_error:
+            notice = error_message(FAILED_NOTICE.format(problem=problem))
+            self.queue.put_nowait(Queued(item.place, notice, item.reply_to))
+
+    async def post(self, item: Queued) -> None:
+        """Post one message: a card edit plus its thread note, or a reply, reminder or notice."""
+        place, message = item.place, item.message
+        if place.address not in self._client.rooms:
+            log.warning("not a member of %s: a message for it was not posted", place)
+            return
+        if message.card and message.replaces:
+            await self._refresh_card(place, message)
+            return
+        content = render.content(message)
+        if message.thread:
+            root = await self._in_db(lambda: self._posted(place, message.thread or ""))
+            if root is not None:
+                content = render.in_thread(root, content)
+        elif item.reply_to is not None:
+            content = render.in_reply_to(item.reply_to, content)
+        event_id = await self.send(place.address, content)
+        if message.about:
+            about = f"{message.about} {event_id}"
+            await self._in_db(lambda: self._remember(place, about, event_id))
+
+    async def _refresh_card(self, place: Place, message: Message) -> None:
+        """Post the case card once, then edit it in place and say what changed in its thread."""
+        key = message.replaces or ""
+        card = render.content(message, blocks=message.card)
+        original = await self._in_db(lambda: self._posted(place, key))
+        if original is None:
+            event_id = await self.send(place.address, card)
+            await self._in_db(lambda: self._remember(place, key, event_id))
+            return
+        await self.send(place.address, render.edit(original, card, summary=message.fallback))
+        await self.send(place.address, render.in_thread(original, render.content(message)))
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send one event (encrypted for the trusted devices in an encrypted room); its ID."""
+        if len(json.dumps(content).encode()) > MAX_EVENT_BYTES:
+            raise PostingError("the message is too long for Matrix")
+        room = self._client.rooms[room_id]
+        if room.encrypted:
+            await self._devices.prepare(room)
+        response = await self._client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=False
+        )
+        if isinstance(response, RoomSendError):
+            problem = f"{response.status_code}: {response.message}"
+            status = response.transport_response.status if response.transport_response else 500
+            if status < 500:
+                raise PostingError(problem)
+            raise RuntimeError(problem)
+        return str(response.event_id)
+
+    async def _in_db(self, work: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(work)
+
+    def _posted(self, place: Place, key: str) -> str | None:
+        with self._services.transaction() as session:
+            return find_posted(session=session, place=place, key=key)
+
+    def _remember(self, place: Place, key: str, message_id: str) -> None:
+        with self._services.transaction() as session:
+            remember_posted(session=session, place=place, key=key, message_id=message_id)
