@@ -31,13 +31,13 @@ from bot.connectors.matrix.devices import Asker, DeviceRegistry
 from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.policy import is_allowed
 from bot.connectors.matrix.posting import Queued, RoomPoster
+from bot.connectors.posted import PostedMessages
 from bot.domain import guided
 from bot.domain.case import Place
 from bot.domain.commands import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
-from bot.store.posted import find_posted_key
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle, handle_new_alert
@@ -85,6 +85,7 @@ class MatrixConnector:
         self.devices = DeviceRegistry(
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
+        self._posted = PostedMessages(services)
         self._poster = RoomPoster(self.client, self.devices, services, max_pause_s=max_retry_wait_s)
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
         self._joined_at: dict[str, int] = {}
@@ -346,8 +347,9 @@ class MatrixConnector:
         if not self._listens_to(room, event) or event.key not in DONE_REACTIONS:
             return
         place = _place(room)
-        about = await asyncio.to_thread(self._posted_key, place, event.reacts_to)
-        step = parse_step_key(about) if about else None
+        key = await self._posted.key_of(place, event.reacts_to)
+        # A reminder is remembered as `step:CODE:N EVENT_ID`, one key for each reminder posted.
+        step = parse_step_key(key.split(" ")[0]) if key else None
         if step is not None:
             code, n = step
             await self._run(event.sender, place, f"done {code} {n}", event.event_id)
@@ -413,11 +415,6 @@ class MatrixConnector:
 
     def _reply(self, place: Place, message: Message, event_id: str | None) -> None:
         self._poster.queue.put_nowait(Queued(place, message, reply_to=event_id))
-
-    def _posted_key(self, place: Place, event_id: str) -> str | None:
-        with self._services.transaction() as session:
-            key = find_posted_key(session=session, place=place, message_id=event_id)
-            return key.split(" ")[0] if key else None
 
 
 def _is_edit(event: RoomMessageText) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +12,9 @@ from nio import AsyncClient, RoomSendError
 
 from bot.connectors.matrix import render
 from bot.connectors.matrix.devices import DeviceRegistry
+from bot.connectors.posted import PostedMessages
 from bot.domain.case import Place
 from bot.domain.messages import Message, error_message
-from bot.store.posted import find_posted, remember_posted
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class RoomPoster:
     ) -> None:
         self._client = client
         self._devices = devices
-        self._services = services
+        self._posted = PostedMessages(services)
         self._max_pause_s = max_pause_s
         self.queue: asyncio.Queue[Queued] = asyncio.Queue()
 
@@ -103,24 +102,24 @@ class RoomPoster:
             return
         content = render.content(message)
         if message.thread:
-            root = await self._in_db(lambda: self._posted(place, message.thread or ""))
+            root = await self._posted.find(place, message.thread)
             if root is not None:
                 content = render.in_thread(root, content)
         elif item.reply_to is not None:
             content = render.in_reply_to(item.reply_to, content)
         event_id = await self.send(place.address, content)
         if message.about:
-            about = f"{message.about} {event_id}"
-            await self._in_db(lambda: self._remember(place, about, event_id))
+            # One key for each reminder, so a reaction to any of them finds its step.
+            await self._posted.remember(place, f"{message.about} {event_id}", event_id)
 
     async def _refresh_card(self, place: Place, message: Message) -> None:
         """Post the case card once, then edit it in place and say what changed in its thread."""
         key = message.replaces or ""
         card = render.content(message, blocks=message.card)
-        original = await self._in_db(lambda: self._posted(place, key))
+        original = await self._posted.find(place, key)
         if original is None:
             event_id = await self.send(place.address, card)
-            await self._in_db(lambda: self._remember(place, key, event_id))
+            await self._posted.remember(place, key, event_id)
             return
         await self.send(place.address, render.edit(original, card, summary=message.fallback))
         await self.send(place.address, render.in_thread(original, render.content(message)))
@@ -142,14 +141,3 @@ class RoomPoster:
                 raise PostingError(problem)
             raise RuntimeError(problem)
         return str(response.event_id)
-
-    async def _in_db(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(work)
-
-    def _posted(self, place: Place, key: str) -> str | None:
-        with self._services.transaction() as session:
-            return find_posted(session=session, place=place, key=key)
-
-    def _remember(self, place: Place, key: str, message_id: str) -> None:
-        with self._services.transaction() as session:
-            remember_posted(session=session, place=place, key=key, message_id=message_id)

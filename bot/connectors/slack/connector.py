@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.blocks import fallback_text, render, to_blocks
 from bot.connectors.slack.views import (
     ALERT_CALLBACK,
@@ -31,7 +32,6 @@ from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.vocabulary import Profile, Threat
 from bot.errors import StartupError
-from bot.store.posted import find_posted, remember_posted
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle
@@ -52,6 +52,7 @@ class SlackConnector:
         assert settings.slack_bot_token is not None
         self._settings = settings
         self._services = services
+        self._posted = PostedMessages(services)
         self.client = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
@@ -308,7 +309,7 @@ class SlackConnector:
             return
         thread = None
         if message.thread:
-            thread = await asyncio.to_thread(self._posted, place, message.thread)
+            thread = await self._posted.find(place, message.thread)
         await self.client.chat_postMessage(
             channel=place.address, text=text, blocks=to_blocks(message), thread_ts=thread
         )
@@ -316,12 +317,12 @@ class SlackConnector:
     async def _refresh_card(self, place: Place, message: Message, text: str) -> None:
         assert message.replaces is not None
         card = render(message.card)
-        ts = await asyncio.to_thread(self._posted, place, message.replaces)
+        ts = await self._posted.find(place, message.replaces)
         if ts is None:
             response = await self.client.chat_postMessage(
                 channel=place.address, text=text, blocks=card
             )
-            await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
+            await self._posted.remember(place, message.replaces, str(response["ts"]))
             return
         try:
             await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
@@ -332,17 +333,9 @@ class SlackConnector:
             response = await self.client.chat_postMessage(
                 channel=place.address, text=text, blocks=card
             )
-            await asyncio.to_thread(self._remember, place, message.replaces, str(response["ts"]))
+            await self._posted.remember(place, message.replaces, str(response["ts"]))
             return
         await self.client.chat_postMessage(channel=place.address, thread_ts=ts, text=text)
-
-    def _posted(self, place: Place, key: str) -> str | None:
-        with self._services.transaction() as session:
-            return find_posted(session=session, place=place, key=key)
-
-    def _remember(self, place: Place, key: str, message_id: str) -> None:
-        with self._services.transaction() as session:
-            remember_posted(session=session, place=place, key=key, message_id=message_id)
 
 
 async def _skip_redeliveries(req: Any, resp: Any, next: Any) -> Any:

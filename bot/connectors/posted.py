@@ -1,0 +1,40 @@
+"""What a connector posted under a key (a case card, a reminder), looked up off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain.case import Place
+from bot.store.posted import find_posted, find_posted_key, remember_posted
+from handlers.context import Services
+
+
+class PostedMessages:
+    """The platform message IDs that stand for keys in each place, kept in the database."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def find(self, place: Place, key: str) -> str | None:
+        """The ID of the message posted under `key` at `place`, if any."""
+        return await asyncio.to_thread(self._find, place, key)
+
+    async def remember(self, place: Place, key: str, message_id: str) -> None:
+        """Record the message that now stands for `key` at `place`."""
+        await asyncio.to_thread(self._remember, place, key, message_id)
+
+    async def key_of(self, place: Place, message_id: str) -> str | None:
+        """The key a message was posted under (what a reaction to it is about)."""
+        return await asyncio.to_thread(self._key_of, place, message_id)
+
+    def _find(self, place: Place, key: str) -> str | None:
+        with self._services.transaction() as session:
+            return find_posted(session=session, place=place, key=key)
+
+    def _remember(self, place: Place, key: str, message_id: str) -> None:
+        with self._services.transaction() as session:
+            remember_posted(session=session, place=place, key=key, message_id=message_id)
+
+    def _key_of(self, place: Place, message_id: str) -> str | None:
+        with self._services.transaction() as session:
+            return find_posted_key(session=session, place=place, message_id=message_id)
