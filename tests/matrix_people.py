@@ -109,14 +109,15 @@ class Responder:
         await self.sync()
         return str(response.room_id)
 
-    async def say(self, room_id: str, text: str) -> str:
-        """Send a message (encrypted in an encrypted room, to every device); its event ID."""
+    async def say(self, room_id: str, text: str, *, thread: str | None = None) -> str:
+        """Send a message (encrypted in an encrypted room, to every device), in a thread when
+        given its root; its event ID."""
         await self.sync()
+        content: dict[str, Any] = {"msgtype": "m.text", "body": text}
+        if thread is not None:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread}
         response = await self.client.room_send(
-            room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": text},
-            ignore_unverified_devices=True,
+            room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         assert not isinstance(response, RoomSendError), response
         return str(response.event_id)

@@ -48,8 +48,14 @@ QUESTIONS: tuple[Question, ...] = (
     Question("summary", "4/5 · What happened? One message, no need to name anyone."),
 )
 EXTRAS_PROMPT = (
-    "5/5 · Anything else? key=value words (defender=, organisation=, severity=, occurred_on=, "
-    "perpetrators=, company=, financiers=, consent=), or 'done' to open the case."
+    "5/5 · Anything else? key=value words ({keys}severity=, occurred_on=, perpetrators=, "
+    "company=, financiers=, consent=), or 'done' to open the case."
+)
+# The words that name someone, and where each lands in the alert's `defender` part.
+NAME_KEYS = (("defender", "name"), ("organisation", "organisation"))
+NOT_HERE = (
+    "Not here: this room is not end-to-end encrypted, so Tocsin takes no names in it. Give "
+    "{key}= in an encrypted room, or leave it out."
 )
 CANCEL_HINT = " (Say 'cancel' to stop.)"
 
@@ -60,13 +66,16 @@ class GuidedAlert:
 
     answers: dict[str, Any] = field(default_factory=dict)
     asked: int = 0
+    # Names are asked for only where they are safe: an end-to-end-encrypted room.
+    names_allowed: bool = False
 
     @property
     def prompt(self) -> str:
         """The question to ask now."""
         if self.asked < len(QUESTIONS):
             return QUESTIONS[self.asked].prompt + CANCEL_HINT
-        return EXTRAS_PROMPT + CANCEL_HINT
+        keys = "defender=, organisation=, " if self.names_allowed else ""
+        return EXTRAS_PROMPT.format(keys=keys) + CANCEL_HINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +88,9 @@ class GuidedStep:
     cancelled: bool = False
 
 
-def start() -> GuidedStep:
-    """Begin a guided alert."""
-    state = GuidedAlert()
+def start(*, names_allowed: bool) -> GuidedStep:
+    """Begin a guided alert; `names_allowed` only where the conversation is encrypted."""
+    state = GuidedAlert(names_allowed=names_allowed)
     return GuidedStep(state, "New urgent alert. " + state.prompt)
 
 
@@ -103,7 +112,9 @@ def _answer_question(
     problem = _problem_with(answers, question.key, countries)
     if problem:
         return GuidedStep(state, f"Not accepted: {problem}. {state.prompt}")
-    following = GuidedAlert(answers=answers, asked=state.asked + 1)
+    following = GuidedAlert(
+        answers=answers, asked=state.asked + 1, names_allowed=state.names_allowed
+    )
     return GuidedStep(following, following.prompt)
 
 
@@ -114,6 +125,10 @@ def _answer_extras(state: GuidedAlert, said: str, countries: CountryIndex) -> Gu
         extras = parse_alert_words(split_words(said))
     except CommandError as error:
         return GuidedStep(state, f"Not accepted: {error} {state.prompt}")
+    given = extras.get("defender", {})
+    names = [word for word, part in NAME_KEYS if part in given]
+    if names and not state.names_allowed:
+        return GuidedStep(state, NOT_HERE.format(key=names[0]) + " " + state.prompt)
     asked_already = [key for key in extras if key in _STAND_INS]
     if asked_already:
         return GuidedStep(

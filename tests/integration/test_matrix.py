@@ -171,6 +171,14 @@ async def test_steps_are_done_by_command_and_by_reaction_and_the_card_is_edited(
     await lead.say(room, f"!ua claim {code} 2")
     await lead.wait_for(from_bot(team, "Step 2 is"), after=mark)
 
+    # A command written in the card's thread is answered in that thread.
+    mark = len(lead.seen)
+    asked = await lead.say(room, f"!ua show {code}", thread=card.event.event_id)
+    shown = await lead.wait_for(from_bot(team, f"{code} · open"), after=mark)
+    assert shown.relation["rel_type"] == "m.thread"
+    assert shown.relation["event_id"] == card.event.event_id
+    assert shown.relation["m.in_reply_to"] == {"event_id": asked}
+
     # Every open step falls due: reminders go in the card's thread, pinging only the owner.
     later = team.services.clock() + timedelta(days=30)
     mark = len(lead.seen)

@@ -103,7 +103,7 @@ def countries(world: World) -> CountryIndex:
 
 
 def test_a_guided_alert_checks_each_answer_and_opens_with_extras(countries: CountryIndex) -> None:
-    step = guided.start()
+    step = guided.start(names_allowed=True)
     assert step.state is not None and "1/5" in step.say
     state = step.state
     for text, expect in [
@@ -131,7 +131,7 @@ def test_a_guided_alert_checks_each_answer_and_opens_with_extras(countries: Coun
 
 
 def test_a_guided_alert_can_be_cancelled_or_finished_early(countries: CountryIndex) -> None:
-    first = guided.start().state
+    first = guided.start(names_allowed=False).state
     assert first is not None
     cancelled = guided.answer(first, "cancel", countries)
     assert cancelled.cancelled and cancelled.state is None and cancelled.alert is None
@@ -140,6 +140,9 @@ def test_a_guided_alert_can_be_cancelled_or_finished_early(countries: CountryInd
         following = guided.answer(state, text, countries).state
         assert following is not None
         state = following
+    assert "defender=" not in state.prompt
+    refused = guided.answer(state, "defender='Ana Fictional'", countries)
+    assert refused.state == state and "not end-to-end encrypted" in refused.say
     done = guided.answer(state, "done", countries)
     assert done.alert == {
         "country": "HN",

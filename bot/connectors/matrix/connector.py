@@ -263,7 +263,7 @@ class MatrixConnector:
                         f"Something went wrong on Tocsin's side (incident {incident}). Check the "
                         "case with !ua show, then try again."
                     )
-                    self._reply(_place(room), error_message(notice), event.event_id)
+                    self._reply(_place(room), error_message(notice), event)
 
         return run
 
@@ -312,9 +312,9 @@ class MatrixConnector:
         elif verb == "devices":
             asker = Asker(event.sender, self.devices.sending_device(event.sender, event.sender_key))
             reply = await self.devices.command(words, room=room, asker=asker)
-            self._reply(place, reply, event.event_id)
+            self._reply(place, reply, event)
         else:
-            await self._run(event.sender, place, words, event.event_id)
+            await self._run(event.sender, place, words, event)
 
     async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         if not self._listens_to(room, event):
@@ -324,7 +324,7 @@ class MatrixConnector:
             f"I could not decrypt a message from {event.sender}: its key has not reached my "
             "device. I asked the sender's devices for it; please send the message again."
         )
-        self._reply(_place(room), error_message(notice), event.event_id)
+        self._reply(_place(room), error_message(notice), event)
 
     async def _request_key_from_sender(self, room: MatrixRoom, event: MegolmEvent) -> None:
         """Ask the sender's devices (not only our own, as nio would) for the missing room key."""
@@ -352,7 +352,8 @@ class MatrixConnector:
         step = parse_step_key(key.split(" ")[0]) if key else None
         if step is not None:
             code, n = step
-            await self._run(event.sender, place, f"done {code} {n}", event.event_id)
+            # A reaction is no message to reply to: the answer goes to the room (or the card).
+            await self._run(event.sender, place, f"done {code} {n}", None)
 
     def _listens_to(self, room: MatrixRoom, event: Any) -> bool:
         """Only commands from allow-listed members, never our own, each handled once."""
@@ -372,10 +373,10 @@ class MatrixConnector:
 
     # Commands --------------------------------------------------------------------------------
 
-    async def _run(self, sender: str, place: Place, words: str, event_id: str) -> None:
+    async def _run(self, sender: str, place: Place, words: str, answering: Any | None) -> None:
         request = Command(actor=sender, place=place, text=words)
         reply = await asyncio.to_thread(handle, request, self._services)
-        self._reply(place, reply, event_id)
+        self._reply(place, reply, answering)
 
     def _guided_active(self, conversation: tuple[str, str]) -> bool:
         entry = self._guided.get(conversation)
@@ -389,17 +390,17 @@ class MatrixConnector:
     def _start_guided(
         self, conversation: tuple[str, str], place: Place, event: RoomMessageText
     ) -> None:
-        step = guided.start()
+        step = guided.start(names_allowed=place.encrypted)
         assert step.state is not None
         self._guided[conversation] = (step.state, time.monotonic())
-        self._reply(place, _notice(step.say), event.event_id)
+        self._reply(place, _notice(step.say), event)
 
     async def _continue_guided(
         self, conversation: tuple[str, str], place: Place, event: RoomMessageText, text: str
     ) -> None:
         entry = self._guided.get(conversation)
         if entry is None:
-            self._reply(place, _notice("Nothing to cancel."), event.event_id)
+            self._reply(place, _notice("Nothing to cancel."), event)
             return
         step = guided.answer(entry[0], text, self._services.world.countries)
         if step.state is None:
@@ -407,14 +408,20 @@ class MatrixConnector:
         else:
             self._guided[conversation] = (step.state, time.monotonic())
         if step.alert is None:
-            self._reply(place, _notice(step.say), event.event_id)
+            self._reply(place, _notice(step.say), event)
             return
         request = Command(actor=event.sender, place=place, text="new")
         reply = await asyncio.to_thread(handle_new_alert, step.alert, request, self._services)
-        self._reply(place, reply, event.event_id)
+        self._reply(place, reply, event)
 
-    def _reply(self, place: Place, message: Message, event_id: str | None) -> None:
-        self._poster.queue.put_nowait(Queued(place, message, reply_to=event_id))
+    def _reply(self, place: Place, message: Message, event: Any | None) -> None:
+        """Answer an event: in its thread when it was written in one, else as a reply."""
+        if event is None:
+            self._poster.queue.put_nowait(Queued(place, message))
+            return
+        relation = event.source.get("content", {}).get("m.relates_to") or {}
+        root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+        self._poster.queue.put_nowait(Queued(place, message, event.event_id, root))
 
 
 def _is_edit(event: RoomMessageText) -> bool:

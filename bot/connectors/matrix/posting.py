@@ -34,11 +34,13 @@ class PostingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """A message waiting to be posted; `reply_to` is the command it answers."""
+    """A message waiting to be posted; `reply_to` is the command it answers, `thread_root` the
+    thread that command was written in."""
 
     place: Place
     message: Message
     reply_to: str | None = None
+    thread_root: str | None = None
 
 
 class RoomPoster:
@@ -89,7 +91,7 @@ class RoomPoster:
         log.error("a message for %s was not posted: %s", item.place, problem)
         if not item.message.is_error:
             notice = error_message(FAILED_NOTICE.format(problem=problem))
-            self.queue.put_nowait(Queued(item.place, notice, item.reply_to))
+            self.queue.put_nowait(Queued(item.place, notice, item.reply_to, item.thread_root))
 
     async def post(self, item: Queued) -> None:
         """Post one message: a card edit plus its thread note, or a reply, reminder or notice."""
@@ -105,6 +107,8 @@ class RoomPoster:
             root = await self._posted.find(place, message.thread)
             if root is not None:
                 content = render.in_thread(root, content)
+        elif item.thread_root is not None:
+            content = render.in_thread(item.thread_root, content, reply_to=item.reply_to)
         elif item.reply_to is not None:
             content = render.in_reply_to(item.reply_to, content)
         event_id = await self.send(place.address, content)

@@ -66,15 +66,18 @@ def edit(original_event_id: str, new: dict[str, Any], *, summary: str) -> dict[s
     }
 
 
-def in_thread(root_event_id: str, new: dict[str, Any]) -> dict[str, Any]:
-    """The content posted in the thread under `root_event_id` (with a reply fallback)."""
+def in_thread(
+    root_event_id: str, new: dict[str, Any], *, reply_to: str | None = None
+) -> dict[str, Any]:
+    """The content posted in the thread under `root_event_id`, answering `reply_to` when given
+    (else with the reply fallback clients without threads show)."""
     return {
         **new,
         "m.relates_to": {
             "rel_type": "m.thread",
             "event_id": root_event_id,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": root_event_id},
+            "is_falling_back": reply_to is None,
+            "m.in_reply_to": {"event_id": reply_to or root_event_id},
         },
     }
 
