@@ -138,6 +138,15 @@ class Responder:
         response = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
         assert isinstance(response, RoomSendResponse), response
 
+    async def say_in_plaintext(self, room_id: str, text: str) -> None:
+        """Send an unencrypted message even in an encrypted room (what a forger would do)."""
+        content = {"msgtype": "m.text", "body": text}
+        method, path, data = Api.room_send(
+            self.client.access_token, room_id, "m.room.message", content, str(uuid.uuid4())
+        )
+        response = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(response, RoomSendResponse), response
+
     def device_key(self) -> str:
         """This device's ed25519 key, as its owner's app shows it."""
         return str(self.client.olm.account.identity_keys["ed25519"])

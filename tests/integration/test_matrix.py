@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.request import Request, urlopen
 
 import pytest
 from nio import MegolmEvent, RoomKeyRequest
@@ -272,6 +274,32 @@ async def test_a_restart_mid_case_keeps_the_device_and_never_replays_a_command(
     assert lead.undecrypted() == []
 
 
+async def test_a_signed_out_session_is_replaced_by_a_new_device_that_reads_the_room(
+    team: Team,
+) -> None:
+    bot = await team.start_bot()
+    old_device = bot.device_id
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    await bot.stop()
+    team.bots.remove(bot)
+    saved = json.loads((team.folder / "bot-store" / "credentials.json").read_text())
+    # Someone signs Tocsin's session out (Element: Sessions → Sign out).
+    signed_out = Request(
+        f"{team.synapse.url}/_matrix/client/v3/logout",
+        data=b"{}",
+        headers={"Authorization": f"Bearer {saved['access_token']}"},
+    )
+    with urlopen(signed_out, timeout=10):
+        pass
+
+    again = await team.start_bot()
+    assert again.device_id != old_device
+    await lead.sync()
+    code, card = await case_code(team, lead, room)
+    assert card.event.decrypted and code.startswith("UA-")
+
+
 async def test_the_bot_rides_out_a_homeserver_restart(team: Team) -> None:
     bot = await team.start_bot()
     lead = await team.lead()
@@ -312,6 +340,17 @@ async def test_an_undecryptable_command_gets_a_notice_and_a_key_request(team: Te
         r for r in lead.to_device if isinstance(r, RoomKeyRequest) and r.sender == team.bot_id
     ]
     assert requests and requests[0].room_id == room
+
+
+async def test_a_plaintext_command_in_an_encrypted_room_is_refused(team: Team) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    mark = len(lead.seen)
+    await lead.say_in_plaintext(room, "!ua list")
+    refusal = await lead.wait_for(from_bot(team, "it was not encrypted"), after=mark)
+    assert refusal.event.decrypted
+    assert not any("No open cases" in s.body for s in lead.seen[mark:])
 
 
 async def test_a_guided_alert_asks_one_field_at_a_time_and_can_be_cancelled(team: Team) -> None:
@@ -371,7 +410,7 @@ async def test_a_blocked_device_reads_nothing_more_and_cannot_unblock_itself(tea
     await laptop.say(
         room, f"!ua devices trust {laptop.user_id} {laptop.client.device_id} {laptop.device_key()}"
     )
-    await phone.wait_for(from_bot(team, "Only a trusted device can change trust"), after=mark)
+    await phone.wait_for(from_bot(team, "I ignored a command from"), after=mark)
     await sealed_from_bot(team, laptop, laptop_mark)
     assert not any(s.event.sender == team.bot_id and s.body for s in laptop.seen[laptop_mark:]), (
         "the blocked laptop read a message"

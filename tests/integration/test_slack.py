@@ -16,7 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
+from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
@@ -360,6 +362,13 @@ async def test_reminders_go_in_the_cards_thread_and_digests_to_the_channel(
     connector, url = http_mode
     await command(url, NEW)
     [card] = await emulator.wait_for("chat.postMessage")
+    # The connector remembers the card just after Slack answers the post: wait for that too.
+    code = card["text"].split()[1].rstrip(":")
+    posted = PostedMessages(services)
+    for _ in range(100):
+        if await posted.find(Place("slack", "C1"), f"checklist:{code}"):
+            break
+        await asyncio.sleep(0.05)
     later = datetime.now(UTC) + timedelta(days=1, hours=1)
     for item in run_due(services, later, started_at=later):
         await connector.send(item.place, item.message)

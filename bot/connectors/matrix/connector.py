@@ -151,12 +151,18 @@ class MatrixConnector:
         would answer its commands again."""
         if self._tasks:
             sync_task, delivery_task = self._tasks
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._between_batches.wait(), timeout=STOP_WAIT_S)
+            deadline = time.monotonic() + STOP_WAIT_S
+            while not self._between_batches.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             sync_task.cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poster.queue.join(), timeout=STOP_WAIT_S)
             delivery_task.cancel()
+            if not self._poster.queue.empty():
+                log.warning(
+                    "stopping with %d Matrix messages not posted (the homeserver is unreachable)",
+                    self._poster.queue.qsize(),
+                )
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
         await self.client.close()
@@ -204,13 +210,13 @@ class MatrixConnector:
             )
             if isinstance(response, SyncError):
                 raise RuntimeError(f"{response.status_code}: {response.message}")
-            await self._exchange_keys()
-            # Saved only once every event of the batch was handled: a crash replays at most
-            # this batch, never skips it.
+            # Saved once every event of the batch was handled, before anything that could wait
+            # on the network: a crash replays at most this batch, never skips it.
             credentials.save_sync_token(self._store, response.next_batch)
             self._warn_of_missed_messages(response)
         finally:
             self._between_batches.set()
+        await self._exchange_keys()
         self.synced.set()
         self.synced.clear()
 
@@ -300,9 +306,11 @@ class MatrixConnector:
         text = _without_reply_fallback(event.body)
         words = strip_prefix(text)
         conversation = (room.room_id, event.sender)
+        addressed = words is not None or self._guided_active(conversation)
+        if not addressed or not await self._from_trusted_device(room, event):
+            return
         if words is None:
-            if self._guided_active(conversation):
-                await self._continue_guided(conversation, place, event, text)
+            await self._continue_guided(conversation, place, event, text)
             return
         verb = words.split(maxsplit=1)[0].lower() if words else ""
         if words.lower() == "new":
@@ -321,8 +329,9 @@ class MatrixConnector:
             return
         await self._request_key_from_sender(room, event)
         notice = (
-            f"I could not decrypt a message from {event.sender}: its key has not reached my "
-            "device. I asked the sender's devices for it; please send the message again."
+            f"I could not decrypt a message from {event.sender}: its key did not reach Tocsin's "
+            "device (is Tocsin blocked or unverified in your app?). I asked for the key; please "
+            "send the message again."
         )
         self._reply(_place(room), error_message(notice), event)
 
@@ -346,6 +355,8 @@ class MatrixConnector:
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if not self._listens_to(room, event) or event.key not in DONE_REACTIONS:
             return
+        if not await self._from_trusted_device(room, event):
+            return
         place = _place(room)
         key = await self._posted.key_of(place, event.reacts_to)
         # A reminder is remembered as `step:CODE:N EVENT_ID`, one key for each reminder posted.
@@ -366,6 +377,27 @@ class MatrixConnector:
             return False
         self._seen.append(event.event_id)
         return True
+
+    async def _from_trusted_device(self, room: MatrixRoom, event: Any) -> bool:
+        """In an encrypted room only what a trusted device encrypted counts: not a plaintext
+        event (anyone running the homeserver could forge one), nor a blocked or unverified
+        device. A refusal is said in the room, where the trusted members can read it."""
+        if not room.encrypted:
+            return True
+        if not getattr(event, "decrypted", False):
+            problem = "it was not encrypted"
+        else:
+            device = self.devices.sending_device(event.sender, event.sender_key)
+            if device is None and self.client.should_query_keys:
+                await self.client.keys_query()  # a device new since the last sync
+                device = self.devices.sending_device(event.sender, event.sender_key)
+            if device is not None and self.devices.is_trusted(event.sender, device):
+                return True
+            problem = f"it came from a device Tocsin does not trust ({device or 'unknown'})"
+        log.info("ignored an event in %s from %s: %s", room.room_id, event.sender, problem)
+        notice = f"I ignored a command from {event.sender}: {problem}. See !ua devices."
+        self._reply(_place(room), error_message(notice), None)
+        return False
 
     def _is_history(self, room: MatrixRoom, event: Any) -> bool:
         """Whether the event was sent before Tocsin joined the room (what a join shows)."""

@@ -48,7 +48,7 @@ class DeviceRegistry:
             await client.joined_members(room.room_id)
         if client.should_query_keys:
             await client.keys_query()
-        self._manual.reload_if_changed()
+        self._manual.reload()
         for user_id in room.users:
             for device in client.device_store.active_user_devices(user_id):
                 if device.id != client.device_id:
@@ -74,6 +74,12 @@ class DeviceRegistry:
             if device.curve25519 == sender_key:
                 return str(device.id)
         return None
+
+    def is_trusted(self, user_id: str, device_id: str) -> bool:
+        """Whether the policy trusts this device now."""
+        self._manual.reload()
+        device = self._known_device(user_id, device_id)
+        return device is not None and self.trust_of(device) is DeviceTrust.TRUSTED
 
     def _apply(self, device: Any, trust: DeviceTrust) -> None:
         # nio's own states carry the decision; changing one makes nio rotate the room's
@@ -132,7 +138,7 @@ class DeviceRegistry:
         if device is None or self.trust_of(device) is not DeviceTrust.TRUSTED:
             return (
                 "Only a trusted device can change trust: ask a teammate whose device is trusted, "
-                "or your admin (tocsin matrix-trust)."
+                "or your admin (tocsin matrix trust)."
             )
         return None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, LoginError, WhoamiError
+from nio import AsyncClient, LoginError, WhoamiError, WhoamiResponse
 
 from bot.connectors.matrix import credentials
 from bot.errors import StartupError
@@ -48,20 +48,43 @@ async def log_in(client: AsyncClient, settings: Settings) -> None:
             settings.matrix_device_id,
             settings.matrix_access_token.get_secret_value(),
         )
-        if await _token_refused(client, settings):
+        identity = await _whoami(client, settings)
+        if identity is None:
             raise StartupError(
                 "the Matrix homeserver refused MATRIX_ACCESS_TOKEN: log in again and set a fresh "
                 "token, or use MATRIX_PASSWORD"
             )
+        _check_identity(identity, settings.matrix_user_id, settings.matrix_device_id)
         return
     store = settings.matrix_store_path
     saved = credentials.load(store, settings.matrix_user_id)
     if saved is not None:
         client.restore_login(saved.user_id, saved.device_id, saved.access_token)
-        if not await _token_refused(client, settings):
+        identity = await _whoami(client, settings)
+        if identity is not None:
+            _check_identity(identity, saved.user_id, saved.device_id)
             return
-        log.warning("the saved Matrix login was revoked: logging in again as a new device")
+        log.warning("Tocsin's Matrix session was signed out: logging in as a new device")
+        _forget_device(client)
     await _password_login(client, settings)
+
+
+def _forget_device(client: AsyncClient) -> None:
+    """Drop a signed-out device entirely: reusing its ID would bring it back without keys on the
+    server, unable to read any encrypted room. Its key file stays in the store, unused."""
+    client.device_id = None
+    client.access_token = ""
+    client.store = None
+    client.olm = None
+
+
+def _check_identity(response: WhoamiResponse, user_id: str, device_id: str) -> None:
+    """The token must belong to the configured user and device, or the keys would not."""
+    if response.user_id != user_id or (response.device_id and response.device_id != device_id):
+        raise StartupError(
+            f"the Matrix token belongs to {response.user_id} device {response.device_id}, not "
+            f"{user_id} device {device_id}: set MATRIX_USER_ID and MATRIX_DEVICE_ID to match"
+        )
 
 
 async def _password_login(client: AsyncClient, settings: Settings) -> None:
@@ -84,14 +107,14 @@ async def _password_login(client: AsyncClient, settings: Settings) -> None:
     )
 
 
-async def _token_refused(client: AsyncClient, settings: Settings) -> bool:
-    """True only when the homeserver says the token is unknown; any other error stops the start,
-    because logging in again would make a new device with new keys."""
+async def _whoami(client: AsyncClient, settings: Settings) -> WhoamiResponse | None:
+    """Whom the token belongs to; None only when the homeserver says the token is unknown. Any
+    other error stops the start: logging in again would make a new device with new keys."""
     response = await _within_timeout(client.whoami(), settings)
     if not isinstance(response, WhoamiError):
-        return False
+        return response
     if response.status_code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
-        return True
+        return None
     raise StartupError(
         f"the Matrix homeserver could not check Tocsin's login ({response.status_code}: "
         f"{response.message}): try again when it is healthy"

@@ -71,9 +71,11 @@ class RoomPoster:
 
     async def _post_with_retries(self, item: Queued) -> None:
         pause = 0.5
+        # The parts already posted (a card, its edit, the thread note): a retry never repeats one.
+        progress: dict[str, str] = {}
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                await self.post(item)
+                await self.post(item, progress)
                 return
             except asyncio.CancelledError:
                 raise
@@ -93,14 +95,14 @@ class RoomPoster:
             notice = error_message(FAILED_NOTICE.format(problem=problem))
             self.queue.put_nowait(Queued(item.place, notice, item.reply_to, item.thread_root))
 
-    async def post(self, item: Queued) -> None:
+    async def post(self, item: Queued, progress: dict[str, str]) -> None:
         """Post one message: a card edit plus its thread note, or a reply, reminder or notice."""
         place, message = item.place, item.message
         if place.address not in self._client.rooms:
             log.warning("not a member of %s: a message for it was not posted", place)
             return
         if message.card and message.replaces:
-            await self._refresh_card(place, message)
+            await self._refresh_card(place, message, progress)
             return
         content = render.content(message)
         if message.thread:
@@ -111,22 +113,31 @@ class RoomPoster:
             content = render.in_thread(item.thread_root, content, reply_to=item.reply_to)
         elif item.reply_to is not None:
             content = render.in_reply_to(item.reply_to, content)
-        event_id = await self.send(place.address, content)
+        event_id = await self._send_once(progress, "message", place.address, content)
         if message.about:
             # One key for each reminder, so a reaction to any of them finds its step.
             await self._posted.remember(place, f"{message.about} {event_id}", event_id)
 
-    async def _refresh_card(self, place: Place, message: Message) -> None:
+    async def _refresh_card(self, place: Place, message: Message, progress: dict[str, str]) -> None:
         """Post the case card once, then edit it in place and say what changed in its thread."""
         key = message.replaces or ""
         card = render.content(message, blocks=message.card)
         original = await self._posted.find(place, key)
         if original is None:
-            event_id = await self.send(place.address, card)
+            event_id = await self._send_once(progress, "card", place.address, card)
             await self._posted.remember(place, key, event_id)
             return
-        await self.send(place.address, render.edit(original, card, summary=message.fallback))
-        await self.send(place.address, render.in_thread(original, render.content(message)))
+        edit = render.edit(original, card, summary=message.fallback)
+        await self._send_once(progress, "edit", place.address, edit)
+        note = render.in_thread(original, render.content(message))
+        await self._send_once(progress, "note", place.address, note)
+
+    async def _send_once(
+        self, progress: dict[str, str], part: str, room_id: str, content: dict[str, Any]
+    ) -> str:
+        if part not in progress:
+            progress[part] = await self.send(room_id, content)
+        return progress[part]
 
     async def send(self, room_id: str, content: dict[str, Any]) -> str:
         """Send one event (encrypted for the trusted devices in an encrypted room); its ID."""

@@ -1,14 +1,20 @@
-"""Trust decisions made by hand (`!ua devices trust|block`, `tocsin matrix-trust`), kept in the
-store beside the keys, and re-read when another process (the CLI) changes them."""
+"""Trust decisions made by hand (`!ua devices trust|block`, `tocsin matrix trust|block`), kept in
+the store beside the keys. The bot and the CLI both change them: each change holds a lock, and
+the bot re-reads the file before every encryption."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FILE_NAME = "device-trust.json"
+LOCK_NAME = "device-trust.lock"
 
 
 def same_fingerprint(given: str, key: str) -> bool:
@@ -23,20 +29,18 @@ class ManualTrust:
     path: Path
     trusted: dict[tuple[str, str], str] = field(default_factory=dict)
     blocked: set[tuple[str, str]] = field(default_factory=set)
-    _read_at: int = 0
 
     @classmethod
     def load(cls, store: Path) -> ManualTrust:
         """The decisions saved in `store`, none when there is no file yet."""
         manual = cls(store / FILE_NAME)
-        manual.reload_if_changed()
+        manual.reload()
         return manual
 
-    def reload_if_changed(self) -> None:
-        """Pick up a change another process saved."""
-        if not self.path.exists() or self.path.stat().st_mtime_ns == self._read_at:
+    def reload(self) -> None:
+        """Read the decisions as saved now (the file is small: a few lines a device)."""
+        if not self.path.exists():
             return
-        self._read_at = self.path.stat().st_mtime_ns
         saved = json.loads(self.path.read_text())
         self.trusted = {(u, d): key for u, d, key in saved.get("trusted", [])}
         self.blocked = {(u, d) for u, d in saved.get("blocked", [])}
@@ -51,22 +55,32 @@ class ManualTrust:
 
     def trust(self, user_id: str, device_id: str, key: str) -> None:
         """Let the device receive keys, even when verification is required."""
-        self.reload_if_changed()
-        self.blocked.discard((user_id, device_id))
-        self.trusted[(user_id, device_id)] = key
-        self._save()
+        with self._locked():
+            self.blocked.discard((user_id, device_id))
+            self.trusted[(user_id, device_id)] = key
+            self._save()
 
     def block(self, user_id: str, device_id: str) -> None:
         """Never give the device keys again (a lost phone, a departed volunteer)."""
-        self.reload_if_changed()
-        self.trusted.pop((user_id, device_id), None)
-        self.blocked.add((user_id, device_id))
-        self._save()
+        with self._locked():
+            self.trusted.pop((user_id, device_id), None)
+            self.blocked.add((user_id, device_id))
+            self._save()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Read, change and write under one lock, so no process overwrites another's decision."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(self.path.parent / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self.reload()
+            yield
+        finally:
+            os.close(descriptor)
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".device-trust-")
         with os.fdopen(descriptor, "w") as out:
             json.dump(
                 {
@@ -75,5 +89,4 @@ class ManualTrust:
                 },
                 out,
             )
-        temporary.replace(self.path)
-        self._read_at = self.path.stat().st_mtime_ns
+        os.replace(temporary, self.path)
