@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from bot.store.db import create_database_engine
 from bot.store.models import Base
+from bot.store.sealing import SealedJSON, SealedText
 from bot.store.types import UTCDateTime
 
 
@@ -22,9 +23,12 @@ def _engine() -> Engine:
 
 
 def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | Literal[False]:
-    """Write UTCDateTime as a plain DateTime, so migrations never import application code."""
+    """Write our column types as the plain types they store, so migrations never import
+    application code."""
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(item, SealedText | SealedJSON):
+        return "sa.Text()"
     return False
 
 

@@ -16,9 +16,11 @@ from bot.connectors.console.connector import ConsoleConnector
 from bot.delivery import Delivery, Sender
 from bot.errors import StartupError
 from bot.scheduler import Scheduler
+from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
 from bot.store.migrate import current_revision, head_revision
+from bot.store.sealing import DataKeyError, use_keys
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
@@ -45,6 +47,7 @@ def build_application(settings: Settings, *, require_schema: bool = True) -> App
     engine = create_database_engine(settings.database_url)
     if require_schema:
         check_schema(engine)
+        _use_data_keys(settings, engine)
     playbook = load_playbook(world, settings.tocsin_playbook)
     services = Services(
         sessions=session_factory(engine), world=world, playbook=playbook, tz=settings.timezone
@@ -60,6 +63,20 @@ def opened(settings: Settings, *, require_schema: bool = True) -> Iterator[Appli
         yield app
     finally:
         app.close()
+
+
+def _use_data_keys(settings: Settings, engine: Engine) -> None:
+    """Open the case files with the organisation's keys, or stop with what to do."""
+    if not settings.data_keys:
+        raise StartupError(
+            "TOCSIN_DATA_KEY is not set: run 'tocsin migrate' (or 'make run') once, which writes "
+            "a new key to .env, or set your organisation's key"
+        )
+    use_keys(settings.data_keys)
+    try:
+        check_keys(engine)
+    except DataKeyError as error:
+        raise StartupError(str(error)) from None
 
 
 def schema_is_current(engine: Engine) -> bool:

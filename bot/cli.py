@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.app import check_schema, opened, run, schema_is_current
 from bot.cli_contacts import add_contacts_commands
+from bot.cli_keys import add_keys_commands, ensure_data_key
 from bot.cli_matrix import add_matrix_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.connectors.console.render import render_text
@@ -24,8 +25,10 @@ from bot.domain.directory import Directory
 from bot.domain.triage import triage_json
 from bot.domain.views import triage_message
 from bot.errors import InputError, StartupError
+from bot.store.data_keys import reseal
 from bot.store.db import create_database_engine, sqlite_file_missing
 from bot.store.migrate import upgrade_to_head
+from bot.store.sealing import use_keys
 from config.datafile import DataFileError
 from config.settings import Settings, SettingsError, load_settings
 from config.world import SupportiveGovernmentsError
@@ -94,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     add_contacts_commands(commands)
     add_schedule_commands(commands)
     add_matrix_commands(commands)
+    add_keys_commands(commands)
     return parser
 
 
@@ -103,10 +107,15 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    settings = ensure_data_key(settings)
+    use_keys(settings.data_keys)
     engine = create_database_engine(settings.database_url)
     try:
         upgrade_to_head(engine)
         check_schema(engine)
+        sealed = reseal(engine, clear_only=True)
+        if sealed:
+            print(f"tocsin: {sealed} values stored in clear are now encrypted", file=sys.stderr)
     finally:
         engine.dispose()
     print(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
 from bot.store.db import normalise_database_url
+from bot.store.sealing import DataKeyError, Keyring
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     tocsin_http_host: str = "127.0.0.1"
     tocsin_http_port: int = Field(default=3000, ge=1, le=65535)
     tocsin_data_key: SecretStr | None = None
+    tocsin_env: Literal["development", "production"] = "development"
     tocsin_playbook: Path | None = None
     tocsin_directory: Path | None = None
     tocsin_timezone: str = "UTC"
@@ -99,6 +101,24 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"'{value}' is not a readable file")
         return value
+
+    @field_validator("tocsin_data_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            Keyring(value.get_secret_value().split(","))
+        except DataKeyError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def data_keys(self) -> list[str]:
+        """TOCSIN_DATA_KEY as a list: the first seals, all open."""
+        if self.tocsin_data_key is None:
+            return []
+        return [k.strip() for k in self.tocsin_data_key.get_secret_value().split(",") if k.strip()]
 
     @model_validator(mode="after")
     def _complete_connectors(self) -> Self:

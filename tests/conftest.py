@@ -18,6 +18,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, normalise_database_url
 from bot.store.migrate import upgrade_to_head
+from bot.store.sealing import use_keys
 from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
@@ -27,6 +28,14 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
 OPENED_AT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
+# A fixed, fictional data key for every test and test subprocess.
+TEST_DATA_KEY = "dG9jc2luLXRlc3RzLW9ubHktZmljdGlvbmFsLWtleSE="
+
+
+@pytest.fixture(autouse=True, scope="session")
+def data_keys() -> None:
+    """Seal and open with the tests' key, as a configured Tocsin does."""
+    use_keys([TEST_DATA_KEY])
 
 
 class FrozenClock:
@@ -139,13 +148,15 @@ def services(
 
 
 def isolated_environment(database: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without any Tocsin setting, on a SQLite file of the test's."""
+    """This process's environment without any Tocsin setting, on a SQLite file of the test's,
+    with the tests' data key (pass TOCSIN_DATA_KEY="" to have none)."""
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL", "MAKE"))
     }
-    return {**environment, "DATABASE_URL": f"sqlite:///{database}", **extra}
+    settings = {"DATABASE_URL": f"sqlite:///{database}", "TOCSIN_DATA_KEY": TEST_DATA_KEY, **extra}
+    return {**environment, **{k: v for k, v in settings.items() if v != ""}}
 
 
 @pytest.fixture

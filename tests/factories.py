@@ -12,13 +12,17 @@ from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
+from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
 
 
 def fresh_services(
     path: Path, world: World, playbook: Playbook, tz: tzinfo = UTC
 ) -> tuple[Services, Engine]:
-    """Services on a new SQLite file migrated to head, with real commits (dispose the engine)."""
+    """Services on a new SQLite file migrated to head, with real commits (dispose the engine).
+    Outside the tests (a benchmark) a fresh data key is used when none is set."""
+    if not has_keys():
+        use_keys([generate_key()])
     engine = create_database_engine(f"sqlite:///{path}")
     upgrade_to_head(engine)
     services = Services(sessions=session_factory(engine), world=world, playbook=playbook, tz=tz)

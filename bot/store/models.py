@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.store.sealing import SealedJSON, SealedText
 from bot.store.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -47,7 +48,7 @@ class Case(Base):
     severity_derived: Mapped[bool] = mapped_column(default=False)
     profiles: Mapped[list[str]] = mapped_column(default=list)
     perpetrators: Mapped[list[str]] = mapped_column(default=list)
-    summary: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(SealedText)
     occurred_on: Mapped[date | None]
     company: Mapped[str | None] = mapped_column(String(500))
     company_home_country: Mapped[str | None] = mapped_column(String(2))
@@ -55,7 +56,7 @@ class Case(Base):
     consent_government: Mapped[bool] = mapped_column(default=False)
     consent_un_public: Mapped[bool] = mapped_column(default=False)
     consent_media: Mapped[bool] = mapped_column(default=False)
-    source_reported_by: Mapped[str | None] = mapped_column(String(500))
+    source_reported_by: Mapped[str | None] = mapped_column(SealedText)
     source_external_id: Mapped[str | None] = mapped_column(String(500), index=True)
     opened_by: Mapped[str] = mapped_column(String(200))
     # Where the case was raised: reminders and escalations go back there.
@@ -98,9 +99,9 @@ class Defender(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
-    name: Mapped[str | None] = mapped_column(String(500))
-    organisation: Mapped[str | None] = mapped_column(String(500))
-    gender: Mapped[str | None] = mapped_column(String(500))
+    name: Mapped[str | None] = mapped_column(SealedText)
+    organisation: Mapped[str | None] = mapped_column(SealedText)
+    gender: Mapped[str | None] = mapped_column(SealedText)
 
     case: Mapped[Case] = relationship(back_populates="defender")
 
@@ -134,7 +135,7 @@ class Target(Base):
     contact: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     contacted_at: Mapped[datetime | None]
-    reply: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(SealedText)
     replied_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="targets")
@@ -158,7 +159,7 @@ class ChecklistStep(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     target_name: Mapped[str | None] = mapped_column(String(300))
     gated_by: Mapped[str | None] = mapped_column(String(40))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(SealedText)
     completed_at: Mapped[datetime | None]
     # The scheduler's state lives here, not in the scheduler: reminders sent, and when to act next.
     reminders_sent: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -265,4 +266,4 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))
     destination: Mapped[str | None] = mapped_column(String(320))
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(SealedJSON, default=dict)

@@ -15,7 +15,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import session_factory
 from bot.store.migrate import current_revision, head_revision
-from bot.store.models import AuditEvent, Base, Case, Defender
+from bot.store.models import AuditEvent, Base, Case, CaseCounter, Defender, Destination
 from handlers.context import Services
 from handlers.intake import open_case_from_alert
 from tests.conftest import OPENED_AT, FrozenClock
@@ -116,3 +116,6 @@ def test_concurrent_intake_never_reuses_a_case_code(
             for case in session.scalars(select(Case).where(Case.year == 2031)):
                 session.delete(case)
             session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
+            # The room the cases were raised in became a destination: later tests must not see it.
+            session.query(Destination).filter(Destination.address == CONSOLE.address).delete()
+            session.query(CaseCounter).filter(CaseCounter.year == 2031).delete()
