@@ -31,6 +31,7 @@ from bot.domain.commands import (
 )
 from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
+from bot.domain.text import MAX_COMMAND_CHARS, clean
 from bot.domain.views import help_message, routing_message
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
@@ -62,7 +63,13 @@ def handle_line(line: str, *, actor: str, place: Place, services: Services) -> M
 
 def handle(command: Command, services: Services) -> Message:
     """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
-    return _answer(command, services, lambda: _run(parse_command(command.text), command, services))
+    if len(command.text) > MAX_COMMAND_CHARS:
+        return error_message(
+            f"That command is {len(command.text):,} characters long; Tocsin reads at most "
+            f"{MAX_COMMAND_CHARS:,}. Shorten the summary or the note."
+        )
+    text = clean(command.text)
+    return _answer(command, services, lambda: _run(parse_command(text), command, services))
 
 
 def handle_new_alert(alert: dict[str, Any], command: Command, services: Services) -> Message:

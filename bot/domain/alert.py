@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from bot.domain.countries import CountryIndex
+from bot.domain.text import clean_all
 from bot.domain.vocabulary import Perpetrator, Profile, Severity, Threat, derive_severity
 
 MAX_TEXT = 20_000
@@ -145,7 +146,7 @@ def parse_alert(data: Any, countries: CountryIndex) -> Alert:
             "", "an alert must be a JSON object with at least country, threats, summary"
         )
     try:
-        return Alert.model_validate(data, context={"countries": countries})
+        return Alert.model_validate(clean_all(data), context={"countries": countries})
     except ValidationError as error:
         raise _first_problem(error) from None
 

@@ -8,6 +8,7 @@ from typing import Any
 from bot.domain.alert import AlertError, parse_alert
 from bot.domain.commands import CommandError, parse_alert_words, split_words
 from bot.domain.countries import CountryIndex
+from bot.domain.text import clean
 from bot.domain.vocabulary import Profile, Threat
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "ua cancel", "!ua cancel", "/ua cancel"})
@@ -96,7 +97,7 @@ def start(*, names_allowed: bool) -> GuidedStep:
 
 def answer(state: GuidedAlert, text: str, countries: CountryIndex) -> GuidedStep:
     """Take one answer: ask again with the reason when it is not accepted, else move on."""
-    said = text.strip()
+    said = clean(text).strip()
     if said.lower() in CANCEL_WORDS:
         return GuidedStep(None, "Cancelled: no case was opened.", cancelled=True)
     if state.asked < len(QUESTIONS):

@@ -204,3 +204,16 @@ def test_checklist_updates_carry_a_key_so_chat_can_edit_in_place(services: Servi
     handle_line(NEW, actor="a", place=ROOM, services=services)
     reply = handle_line(f"ua claim {CODE} 1", actor="a", place=ROOM, services=services)
     assert reply is not None and reply.replaces == f"checklist:{CODE}"
+
+
+def test_control_characters_are_dropped_and_overlong_commands_refused(say: Say) -> None:
+    opened = say(
+        "ua new country=HN threats=arbitrary_detention profiles=journalist "
+        'summary="Held\x00 at\u202e dawn\x1b[31m"'
+    )
+    assert "Opened UA-2026-0001" in opened
+    shown = say("ua show UA-2026-0001")
+    assert "Held at dawn[31m" in shown and "\x00" not in shown and "\u202e" not in shown
+    refused = say("ua note UA-2026-0001 " + "x" * 30_000)
+    assert "at most 25,000" in refused
+    assert "x" * 100 not in say("ua log UA-2026-0001")

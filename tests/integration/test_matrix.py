@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ NEW = (
     'summary="Fictional journalist held without charge"'
 )
 _names = itertools.count(1)
+LOGGED_NAME = "Ana Fictional-Logged"
 
 
 @pytest.fixture(scope="module")
@@ -531,3 +533,25 @@ async def test_tocsin_run_with_only_matrix_settings_answers_an_invited_alert(
     assert process.returncode == 0, errors
     assert "Traceback" not in errors
     assert (tmp_path / "matrix-store" / "credentials.json").stat().st_mode & 0o077 == 0
+
+
+async def test_a_named_defender_is_shown_in_the_encrypted_room_and_never_logged(
+    team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    mark = len(lead.seen)
+    await lead.say(room, f'{NEW} defender="{LOGGED_NAME}" organisation="Radio Logged"')
+    card = await lead.wait_for(from_bot(team, "UA-"), after=mark)
+    code = "UA-" + card.body.split("UA-", 1)[1].split()[0].rstrip(".:·")
+    await lead.say(room, f"!ua done {code} 1 called {LOGGED_NAME}'s lawyer")
+    await lead.say(room, f"!ua show {code}")
+    shown = await lead.wait_for(from_bot(team, "Defender:"), after=mark)
+    assert LOGGED_NAME in shown.body  # full disclosure: an end-to-end-encrypted room
+    await lead.say(room, f"!ua log {code}")
+    await lead.wait_for(from_bot(team, "case opened"), after=mark)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert any(r.name.startswith("nio") for r in caplog.records), "nio's own logs were captured"
+    assert LOGGED_NAME not in logged and "Radio Logged" not in logged

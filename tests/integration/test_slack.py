@@ -592,3 +592,19 @@ async def test_a_failing_slack_method_ends_in_a_message_to_the_person(
     )
     [update] = await emulator.wait_for("chat.update")
     assert update["text"] == "Step 3 is @U8's.", "assigned by id when the name cannot be looked up"
+
+
+async def test_a_named_defender_never_reaches_any_slack_payload(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    await command(url, f'{NEW} defender="Ana Slack-Hidden" organisation="Radio Hidden"')
+    [card] = await emulator.wait_for("chat.postMessage")
+    code = card["text"].split()[1].rstrip(":")
+    for text in (f"show {code}", f"log {code}", "list", f"claim {code} 1"):
+        await command(url, text)
+    await emulator.wait_for("chat.postEphemeral", count=3)
+    await emulator.wait_for("chat.update")
+    everything = json.dumps([call.args for call in emulator.calls], ensure_ascii=False)
+    assert code in everything
+    assert "Slack-Hidden" not in everything and "Radio Hidden" not in everything

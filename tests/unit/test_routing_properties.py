@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.alert import parse_alert
 from bot.domain.routing import route
+from bot.domain.text import clean
 from bot.domain.vocabulary import Perpetrator, Profile, Threat
 from bot.domain.world import TargetCategory, World
 from config.world import load_world
@@ -35,7 +36,8 @@ def alerts() -> st.SearchStrategy[dict[str, Any]]:
     business = st.fixed_dictionaries(
         {},
         optional={
-            "company": st.text(min_size=1, max_size=30).filter(str.strip),
+            # Valid names: what is left once control characters are dropped is not blank.
+            "company": st.text(min_size=1, max_size=30).filter(lambda t: clean(t).strip()),
             "home_country": st.sampled_from(ISO_CODES),
             "financiers": st.lists(st.sampled_from([*FINANCIERS, "Banco Ejemplo"]), max_size=3),
         },
