@@ -6,12 +6,14 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
+from bot.store.models import AuditEvent, Case, CaseCounter, Destination
 from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
 
@@ -67,3 +69,14 @@ def step_row(*, case_id: int, n: int, due: datetime) -> dict[str, Any]:
         "next_reminder_at": due,
         "reminders_sent": 0,
     }
+
+
+def remove_committed_cases(engine: Engine, *, year: int, room: str) -> None:
+    """Clean up after a test that committed for real: the year's cases, counter and audit rows,
+    and the room they made a destination, so later tests never see them."""
+    with Session(engine) as session, session.begin():
+        for case in session.scalars(select(Case).where(Case.year == year)):
+            session.delete(case)
+        session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
+        session.query(Destination).filter(Destination.address == room).delete()
+        session.query(CaseCounter).filter(CaseCounter.year == year).delete()

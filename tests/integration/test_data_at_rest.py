@@ -17,13 +17,13 @@ from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.data_keys import reseal, sealed_columns
-from bot.store.models import AuditEvent, Case, CaseCounter, Defender, Destination
+from bot.store.models import Case, Defender
 from bot.store.sealing import generate_key, is_sealed, use_keys
 from handlers.context import Services
 from handlers.dispatch import handle_line
 from handlers.intake import open_case_from_alert
 from tests.conftest import POSTGRES_URL, TEST_DATA_KEY, FrozenClock, isolated_environment
-from tests.factories import fresh_services
+from tests.factories import fresh_services, remove_committed_cases
 from tests.integration.test_cli import tocsin, write_alert
 
 NAME = "Ana Fictional-Sealed"
@@ -111,12 +111,7 @@ def test_a_postgresql_dump_holds_no_name_summary_or_note(
         for secret in SECRETS:
             assert secret not in dump, secret
     finally:
-        with Session(migrated_engine) as session, session.begin():
-            for case in session.scalars(select(Case).where(Case.year == 2032)):
-                session.delete(case)
-            session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
-            session.query(Destination).filter(Destination.address == ROOM.address).delete()
-            session.query(CaseCounter).filter(CaseCounter.year == 2032).delete()
+        remove_committed_cases(migrated_engine, year=2032, room=ROOM.address)
 
 
 def test_values_stored_in_clear_before_are_sealed_and_still_read(

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import session_factory
 from bot.store.migrate import current_revision, head_revision
-from bot.store.models import AuditEvent, Base, Case, CaseCounter, Defender, Destination
+from bot.store.models import AuditEvent, Base, Case, Defender
 from handlers.context import Services
 from handlers.intake import open_case_from_alert
 from tests.conftest import OPENED_AT, FrozenClock
+from tests.factories import remove_committed_cases
 
 CONSOLE = Place(platform="console", address="test")
 ALERT = {
@@ -112,10 +112,4 @@ def test_concurrent_intake_never_reuses_a_case_code(
             )
         assert sorted(codes) == [f"UA-2031-{n:04d}" for n in range(1, 13)]
     finally:
-        with Session(migrated_engine) as session, session.begin():
-            for case in session.scalars(select(Case).where(Case.year == 2031)):
-                session.delete(case)
-            session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
-            # The room the cases were raised in became a destination: later tests must not see it.
-            session.query(Destination).filter(Destination.address == CONSOLE.address).delete()
-            session.query(CaseCounter).filter(CaseCounter.year == 2031).delete()
+        remove_committed_cases(migrated_engine, year=2031, room=CONSOLE.address)
