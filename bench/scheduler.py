@@ -22,9 +22,12 @@ from sqlalchemy import insert
 from bot.store.db import create_database_engine
 from bot.store.migrate import upgrade_to_head
 from bot.store.models import Case, ChecklistStep
+from bot.store.sealing import generate_key, use_keys
 from tests.factories import case_row, step_row
 
 CASES, STEPS_PER_CASE = 1_000, 100
+# The benchmark's own data key, for the filling and the measured processes alike.
+DATA_KEY = generate_key()
 TARGET_SECONDS, TARGET_MB = 3.0, 300.0
 
 MEASURE = """
@@ -55,6 +58,7 @@ print(json.dumps({"seconds": elapsed, "rss_mb": rss_mb, "armed": armed}))
 
 def fill(url: str) -> None:
     """1,000 open cases with 100 open, pending steps each."""
+    use_keys([DATA_KEY])
     engine = create_database_engine(url)
     upgrade_to_head(engine)
     now = datetime.now(UTC)
@@ -75,7 +79,7 @@ def fill(url: str) -> None:
 
 
 def run(mode: str, url: str) -> dict[str, float]:
-    environment = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    environment = {"DATABASE_URL": url, "TOCSIN_DATA_KEY": DATA_KEY, "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, mode],
         capture_output=True,
