@@ -96,7 +96,6 @@ class MatrixConnector:
         self._between_batches.set()
         self._joined_this_batch: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self.synced = asyncio.Event()
 
     @property
     def user_id(self) -> str:
@@ -171,10 +170,6 @@ class MatrixConnector:
         """Queue a message for a room; it is posted in order, once the homeserver is reachable."""
         self._poster.queue.put_nowait(Queued(place, message))
 
-    async def idle(self) -> None:
-        """Wait until everything queued has been posted."""
-        await self._poster.queue.join()
-
     # Sync ------------------------------------------------------------------------------------
 
     def _register_callbacks(self) -> None:
@@ -217,8 +212,6 @@ class MatrixConnector:
         finally:
             self._between_batches.set()
         await self._exchange_keys()
-        self.synced.set()
-        self.synced.clear()
 
     async def _exchange_keys(self) -> None:
         client = self.client
