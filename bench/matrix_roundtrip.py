@@ -19,10 +19,11 @@ from pathlib import Path
 from nio import RoomSendError
 
 from bot.connectors.matrix.connector import MatrixConnector
+from bot.domain.case import Place
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
-from tests.factories import fresh_services
+from tests.factories import bind_place, fresh_services
 from tests.matrix_people import Responder
 from tests.synapse_server import SynapseServer
 
@@ -63,6 +64,7 @@ async def measure(folder: Path) -> list[float]:
         matrix_password="pw-bot",
         matrix_store_path=folder / "bot-store",
         matrix_allowed_inviters=[synapse.user_id("lead")],
+        tocsin_admins=["matrix:" + synapse.user_id("lead")],
     )
     bot = MatrixConnector(settings, services)
     lead = Responder(synapse, "lead", folder / "lead")
@@ -76,6 +78,7 @@ async def measure(folder: Path) -> list[float]:
             )
         )
         await lead.sync()
+        bind_place(services, Place("matrix", room, encrypted=True))
         times = [await one_round_trip(lead, room, bot_id) for _ in range(WARM_UP + SAMPLES)]
         return times[WARM_UP:]
     finally:

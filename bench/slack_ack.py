@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 
 from bot.connectors.slack.connector import SlackConnector
+from bot.domain.case import Place
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
-from tests.factories import fresh_services
+from tests.factories import bind_place, fresh_services
 from tests.slack_emulator import SlackEmulator, slash_command
 
 COMMANDS = 200
@@ -31,6 +32,7 @@ async def measure(folder: Path, pause: float) -> list[float]:
     folder.mkdir(parents=True, exist_ok=True)
     world = load_world()
     services, engine = fresh_services(folder / "bench.db", world, load_playbook(world))
+    bind_place(services, Place("slack", "C1"))
     emulator = SlackEmulator()
     await emulator.start()
     settings = Settings(
@@ -38,6 +40,7 @@ async def measure(folder: Path, pause: float) -> list[float]:
         slack_bot_token=emulator.bot_token,
         slack_app_token=emulator.app_token,
         slack_api_url=emulator.api_url,
+        tocsin_admins=["slack:U0ADMIN"],
     )
     connector = SlackConnector(settings, services)
     await connector.start()

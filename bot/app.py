@@ -50,7 +50,12 @@ def build_application(settings: Settings, *, require_schema: bool = True) -> App
         _use_data_keys(settings, engine)
     playbook = load_playbook(world, settings.tocsin_playbook)
     services = Services(
-        sessions=session_factory(engine), world=world, playbook=playbook, tz=settings.timezone
+        sessions=session_factory(engine),
+        world=world,
+        playbook=playbook,
+        tz=settings.timezone,
+        admins=frozenset(settings.tocsin_admins),
+        retention_days=settings.tocsin_retention_days,
     )
     return Application(engine=engine, services=services)
 

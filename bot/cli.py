@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.app import check_schema, opened, run, schema_is_current
+from bot.cli_audit import add_audit_commands
 from bot.cli_contacts import add_contacts_commands
 from bot.cli_keys import add_keys_commands, ensure_data_key
 from bot.cli_matrix import add_matrix_commands
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands)
     add_matrix_commands(commands)
     add_keys_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 

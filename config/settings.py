@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     matrix_allowed_inviters: Annotated[list[str], NoDecode] = Field(default_factory=list)
     matrix_require_verification: bool = False
 
+    tocsin_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    tocsin_retention_days: int = Field(default=180, ge=1, le=36500)
+
     tocsin_http_host: str = "127.0.0.1"
     tocsin_http_port: int = Field(default=3000, ge=1, le=65535)
     tocsin_data_key: SecretStr | None = None
@@ -52,7 +55,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["US", "EU", "CA", "NO", "CH", "GB", "NL", "FI"]
     )
 
-    @field_validator("matrix_allowed_inviters", "tocsin_supportive_governments", mode="before")
+    @field_validator(
+        "matrix_allowed_inviters", "tocsin_supportive_governments", "tocsin_admins", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -102,6 +107,20 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not a readable file")
         return value
 
+    @field_validator("tocsin_admins")
+    @classmethod
+    def _admin_principals(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            platform, _, who = entry.partition(":")
+            slack_ok = platform == "slack" and who[:1] in ("U", "W") and who.isalnum()
+            matrix_ok = platform == "matrix" and who.startswith("@") and ":" in who
+            if not (slack_ok or matrix_ok):
+                raise ValueError(
+                    f"'{entry}' is not an admin: write slack:U0123ABC (the member ID from the "
+                    "person's Slack profile) or matrix:@alice:example.org"
+                )
+        return value
+
     @field_validator("tocsin_data_key")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
@@ -124,6 +143,11 @@ class Settings(BaseSettings):
     def _complete_connectors(self) -> Self:
         self._check_slack()
         self._check_matrix()
+        if (self.slack_enabled or self.matrix_enabled) and not self.tocsin_admins:
+            raise ValueError(
+                "TOCSIN_ADMINS is empty: name who may bind channels and rooms "
+                "(ua bind), e.g. TOCSIN_ADMINS=slack:U0123ABC,matrix:@alice:example.org"
+            )
         return self
 
     def _check_slack(self) -> None:

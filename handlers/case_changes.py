@@ -11,7 +11,7 @@ from bot.domain.commands import unquote as _unquote
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
 from bot.domain.views import audit_message, checklist_message
-from bot.store.cases import case_view, get_case
+from bot.store.cases import get_case
 from bot.store.changes import (
     audit_trail,
     case_state,
@@ -25,7 +25,7 @@ from bot.store.changes import (
 )
 from bot.store.models import Case
 from handlers.context import Services
-from handlers.loading import found, open_case_for_change
+from handlers.loading import found, open_case_for_change, visible_view
 
 
 def change_case(change: CaseChange, *, actor: str, place: Place, services: Services) -> Message:
@@ -62,7 +62,7 @@ def change_case(change: CaseChange, *, actor: str, place: Place, services: Servi
             now=now,
             detail=detail,
         )
-        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+        view = visible_view(session, services, case, place)
     return checklist_message(view, services.zone_for(place), headline)
 
 
@@ -103,7 +103,7 @@ def set_consent(change: SetConsent, *, actor: str, place: Place, services: Servi
             now=now,
             detail={"changes": change.changes, **{k: v for k, v in moved.items() if v}},
         )
-        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+        view = visible_view(session, services, case, place)
     answers = ", ".join(f"{use}={'yes' if on else 'no'}" for use, on in change.changes.items())
     headline = f"Consent recorded: {answers}." + "".join(
         f" {_steps_phrase(numbers)} {verb}." for verb, numbers in moved.items() if numbers
@@ -138,7 +138,7 @@ def record_reply(change: RecordReply, *, actor: str, place: Place, services: Ser
             now=now,
             detail={"target": target.name, "text": change.text},
         )
-        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+        view = visible_view(session, services, case, place)
     return checklist_message(view, services.zone_for(place), f"Reply from {target.name} recorded.")
 
 
@@ -149,4 +149,5 @@ def _log(code: str, place: Place, services: Services) -> Message:
             (e.at, e.actor, e.action, e.destination, e.detail)
             for e in audit_trail(session=session, case=case)
         ]
-    return audit_message(code, events, services.zone_for(place))
+        level = services.disclosure_for(session, place)
+    return audit_message(code, events, services.zone_for(place), level)

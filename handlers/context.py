@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.case import Place
+from bot.domain.case import Disclosure, Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.destinations import destination_timezone
+from bot.store.schedule import destination_for
 
 
 def utc_now() -> datetime:
@@ -51,6 +52,10 @@ class Services:
     tz: tzinfo
     clock: Callable[[], datetime] = utc_now
     changes: ChangeSignal = field(default_factory=ChangeSignal)
+    # Principals (`slack:U0123ABC`, `matrix:@alice:example.org`) who are admins everywhere.
+    admins: frozenset[str] = frozenset()
+    # Closed cases lose their sensitive fields this many days after closing.
+    retention_days: int = 180
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -70,6 +75,12 @@ class Services:
             return ZoneInfo(name) if name else self.tz
         except (ZoneInfoNotFoundError, ValueError):
             return self.tz
+
+    def disclosure_for(self, session: Session, place: Place) -> Disclosure:
+        """How much of a case this place may see now."""
+        destination = destination_for(session=session, place=place)
+        chosen = destination.disclosure if destination is not None else None
+        return place.disclosure(Disclosure(chosen) if chosen else None)
 
     def today(self) -> date:
         """Today's date in the organisation's time zone."""

@@ -12,6 +12,7 @@ from bot.domain.alert import AlertError
 from bot.domain.case import Place
 from bot.domain.commands import (
     USAGE_NEW,
+    Bind,
     CaseChange,
     CommandError,
     Digest,
@@ -20,12 +21,17 @@ from bot.domain.commands import (
     ListCases,
     NewCase,
     ParsedCommand,
+    Purge,
     RecordMeasure,
     RecordReply,
+    Roles,
     RouteAlert,
     SetConsent,
+    SetDisclosure,
+    SetRole,
     ShowCase,
     StepChange,
+    Unbind,
     parse_command,
     strip_prefix,
 )
@@ -33,12 +39,15 @@ from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.text import MAX_COMMAND_CHARS, clean
 from bot.domain.views import help_message, routing_message
+from handlers.access import refusal
+from handlers.admin import bind, disclosure, give_role, list_roles, unbind
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
 from handlers.digest import digest_command, leads_here
 from handlers.intake import new_case, triage_alert
 from handlers.measures import record_measure
+from handlers.retention import purge
 from handlers.steps import change_step
 
 log = logging.getLogger(__name__)
@@ -69,13 +78,28 @@ def handle(command: Command, services: Services) -> Message:
             f"{MAX_COMMAND_CHARS:,}. Shorten the summary or the note."
         )
     text = clean(command.text)
-    return _answer(command, services, lambda: _run(parse_command(text), command, services))
+    return _answer(command, services, lambda: _authorised(parse_command(text), command, services))
 
 
 def handle_new_alert(alert: dict[str, Any], command: Command, services: Services) -> Message:
     """Open a case from fields gathered another way (a guided conversation), answered as
     `ua new key=value…` is."""
-    return _answer(command, services, lambda: _run(NewCase(alert=alert), command, services))
+    return _answer(command, services, lambda: _authorised(NewCase(alert=alert), command, services))
+
+
+def may_start(command: Command, services: Services) -> Message | None:
+    """Why the command may not even begin here (a guided conversation asks nothing of someone
+    who could not finish it); None when it may."""
+    try:
+        parsed = parse_command(clean(command.text))
+    except CommandError:
+        parsed = NewCase()
+    return refusal(parsed, actor=command.actor, place=command.place, services=services)
+
+
+def _authorised(parsed: ParsedCommand, command: Command, services: Services) -> Message:
+    refused = refusal(parsed, actor=command.actor, place=command.place, services=services)
+    return refused if refused is not None else _run(parsed, command, services)
 
 
 def _answer(command: Command, services: Services, run: Callable[[], Message]) -> Message:
@@ -107,7 +131,7 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
         case ListCases(include_closed=include_closed):
             return list_cases(include_closed=include_closed, services=services)
         case ShowCase(code=code):
-            return show_case(code, place=command.place, services=services)
+            return show_case(code, actor=command.actor, place=command.place, services=services)
         case Help(topic=topic):
             return help_message(topic)
         case StepChange():
@@ -126,4 +150,23 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return digest_command(parsed, place=command.place, services=services)
         case LeadsHere():
             return leads_here(place=command.place, services=services)
+        case _:
+            return _run_admin(parsed, command, services)
+
+
+def _run_admin(parsed: ParsedCommand, command: Command, services: Services) -> Message:
+    actor, place = command.actor, command.place
+    match parsed:
+        case Bind():
+            return bind(parsed, actor=actor, place=place, services=services)
+        case Unbind():
+            return unbind(actor=actor, place=place, services=services)
+        case SetDisclosure():
+            return disclosure(parsed, actor=actor, place=place, services=services)
+        case SetRole():
+            return give_role(parsed, actor=actor, place=place, services=services)
+        case Roles():
+            return list_roles(place=place, services=services)
+        case Purge():
+            return purge(parsed, actor=actor, place=place, services=services)
     raise AssertionError(f"unhandled command {parsed!r}")

@@ -10,10 +10,11 @@ from bot.domain.directory import Directory
 from bot.domain.messages import Message
 from bot.domain.triage import Triage, triage
 from bot.domain.views import case_opened
-from bot.store.cases import case_view, open_case
+from bot.store.cases import open_case
 from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination
+from handlers.loading import visible_view
 
 
 def triage_alert(data: Any, services: Services, directory: Directory | None = None) -> Triage:
@@ -36,7 +37,7 @@ def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Servi
             session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
         )
         ensure_destination(session=session, place=place, services=services, now=now)
-        return case_view(case, country_name=result.country_name, detail=True)
+        return visible_view(session, services, case, place)
 
 
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from bot.domain import lifecycle
+from bot.domain.case import CaseView, Place, disclose
 from bot.domain.lifecycle import TransitionError
+from bot.store.cases import case_view
 from bot.store.changes import case_state
 from bot.store.models import Case
+from handlers.context import Services
 
 
 def found(case: Case | None, code: str) -> Case:
@@ -19,3 +24,9 @@ def open_case_for_change(case: Case | None, code: str) -> Case:
     checked = found(case, code)
     lifecycle.ensure_open(case_state(checked))
     return checked
+
+
+def visible_view(session: Session, services: Services, case: Case, place: Place) -> CaseView:
+    """The case in detail as `place` may see it (its disclosure applied before any rendering)."""
+    view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    return disclose(view, services.disclosure_for(session, place))

@@ -21,11 +21,10 @@ from bot.domain.measures import (
 from bot.domain.messages import Message
 from bot.domain.playbook import MeasureFollowUps
 from bot.domain.views import checklist_message
-from bot.store.cases import case_view
 from bot.store.changes import lock_case, record
 from bot.store.models import Case, ChecklistStep, Measure
 from handlers.context import Services
-from handlers.loading import open_case_for_change
+from handlers.loading import open_case_for_change, visible_view
 
 FOLLOW_UP, REVIEW = "measure_follow_up", "measure_review"
 DATE_RANGE = timedelta(days=5 * 366)
@@ -67,7 +66,7 @@ def record_measure(
                 "follow_up": due.isoformat() if due else None,
             },
         )
-        view = case_view(case, country_name=services.country_name(case.country), detail=True)
+        view = visible_view(session, services, case, place)
     headline = f"{body.name} {body.kind} measures {change.reference}: {change.state}."
     if due is not None:
         headline += f" Follow-up added, due {_local(due, services.tz)}."

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.playbook import ReminderPolicy
@@ -24,6 +26,7 @@ from bot.store.changes import record
 from bot.store.models import ChecklistStep, Destination
 from handlers.context import Services
 from handlers.digest import build_digest
+from handlers.retention import erase_expired
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
     catch-up after downtime fires each overdue item once, marked late when it fell due before
     `started_at` (this process's start).
     """
+    erase_expired(services, now)
     policy = services.playbook.reminders
     started = started_at
     planned: list[tuple[datetime, Outgoing]] = []
@@ -53,8 +57,8 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
             when = row.next_reminder_at or row.due_at
             row.next_reminder_at = next_reminder(now, Severity(row.case.severity), policy)
             kind = _kind(row, policy)
-            place = _place_for(row, kind, lead_room, team)
-            if place.platform not in store.DELIVERABLE_PLATFORMS:
+            place = _place_for(session, row, kind, lead_room, team)
+            if place is None:
                 log.warning("%s has no room Tocsin can post in: its reminder waits", row.case.code)
                 continue
             tz = services.zone_for_place(session, place)
@@ -101,15 +105,24 @@ def _overdue(row: ChecklistStep, planned_at: datetime) -> OverdueStep:
 
 
 def _place_for(
-    row: ChecklistStep, kind: ReminderKind, lead_room: Destination | None, team: Destination | None
-) -> Place:
+    session: Session,
+    row: ChecklistStep,
+    kind: ReminderKind,
+    lead_room: Destination | None,
+    team: Destination | None,
+) -> Place | None:
     """The case's own room; the team lead's for the last escalation; a team room for cases
-    raised where Tocsin cannot post (the CLI, a partner's form)."""
+    raised where Tocsin cannot post (the CLI, a partner's form) or whose room was unbound."""
     if kind is ReminderKind.TEAM_LEAD and lead_room is not None:
         return _place(lead_room)
-    if row.case.origin_platform in store.DELIVERABLE_PLATFORMS or team is None:
-        return Place(row.case.origin_platform, row.case.origin_address)
-    return _place(team)
+    origin = Place(row.case.origin_platform, row.case.origin_address)
+    if origin.platform == "console":
+        return origin
+    if origin.platform in store.DELIVERABLE_PLATFORMS and store.is_bound(
+        session=session, platform=origin.platform, address=origin.address
+    ):
+        return origin
+    return _place(team) if team is not None else None
 
 
 def _place(destination: Destination) -> Place:

@@ -6,16 +6,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain import lifecycle
-from bot.domain.case import Place
+from bot.domain.case import Disclosure, Place
 from bot.domain.commands import StepChange
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
 from bot.domain.views import checklist_message
-from bot.store.cases import case_view
 from bot.store.changes import lock_case, record, step_state, store_step
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
-from handlers.loading import open_case_for_change
+from handlers.loading import open_case_for_change, visible_view
 from handlers.measures import follow_up_done
 
 
@@ -39,8 +38,11 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
             now=now,
             detail=_detail(change, before, after),
         )
-        view = case_view(case, country_name=services.country_name(case.country), detail=True)
-    return checklist_message(view, services.zone_for(place), _confirmation(change, after))
+        view = visible_view(session, services, case, place)
+        notes_shown = services.disclosure_for(session, place) is not Disclosure.MINIMAL
+    return checklist_message(
+        view, services.zone_for(place), _confirmation(change, after, notes_shown=notes_shown)
+    )
 
 
 def _step(case: Case, n: int) -> ChecklistStep:
@@ -82,12 +84,16 @@ def _detail(change: StepChange, before: StepState, after: StepState) -> dict[str
     return detail
 
 
-def _confirmation(change: StepChange, after: StepState) -> str:
+def _confirmation(change: StepChange, after: StepState, *, notes_shown: bool) -> str:
     match change.action:
         case "claim" | "assign":
             return f"Step {change.n} is {after.assignee}'s."
         case "done":
             return f"Step {change.n} done."
         case "skip":
-            return f"Step {change.n} skipped: {after.note}."
+            return (
+                f"Step {change.n} skipped: {after.note}."
+                if notes_shown
+                else (f"Step {change.n} skipped.")
+            )
     return f"Step {change.n} snoozed."

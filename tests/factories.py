@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.domain.access import principal
+from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
@@ -16,6 +19,7 @@ from bot.store.migrate import upgrade_to_head
 from bot.store.models import AuditEvent, Case, CaseCounter, Destination
 from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
+from handlers.dispatch import Command, handle
 
 
 def fresh_services(
@@ -29,6 +33,18 @@ def fresh_services(
     upgrade_to_head(engine)
     services = Services(sessions=session_factory(engine), world=world, playbook=playbook, tz=tz)
     return services, engine
+
+
+TEST_ADMIN = "admin-for-tests"
+
+
+def bind_place(services: Services, place: Place, *, disclosure: str | None = None) -> None:
+    """Bind the place as an admin would (`ua bind Test team`), and set its disclosure."""
+    admin = replace(services, admins=frozenset({principal(place.platform, TEST_ADMIN)}))
+    commands = ["bind Test team"] + ([f"disclosure {disclosure}"] if disclosure else [])
+    for text in commands:
+        reply = handle(Command(actor=TEST_ADMIN, place=place, text=text), admin)
+        assert not reply.is_error, reply.fallback
 
 
 def case_row(*, year: int, number: int, at: datetime, origin: str = "room") -> dict[str, Any]:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 
 class Disclosure(StrEnum):
-    """How much of a case a destination may see."""
+    """How much of a case a destination may see, least first."""
 
-    PSEUDONYMOUS = "pseudonymous"
-    FULL = "full"
+    MINIMAL = "minimal"  # codes, categories, targets, steps, owners, due times
+    STANDARD = "standard"  # and the summary and free-text notes
+    FULL = "full"  # and the defender's name and organisation
+
+    @property
+    def rank(self) -> int:
+        """Its place in the order minimal < standard < full."""
+        return list(Disclosure).index(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +29,24 @@ class Place:
     encrypted: bool = False
 
     @property
-    def disclosure(self) -> Disclosure:
-        """Only end-to-end-encrypted Matrix rooms may see names; everywhere else is pseudonymous."""
-        if self.platform == "matrix" and self.encrypted:
-            return Disclosure.FULL
-        return Disclosure.PSEUDONYMOUS
+    def may_see_names(self) -> bool:
+        """Only the console and end-to-end-encrypted Matrix rooms may ever be set to `full`."""
+        return self.platform == "console" or (self.platform == "matrix" and self.encrypted)
+
+    @property
+    def default_disclosure(self) -> Disclosure:
+        """The level of a place nobody has set: standard at the console (its output may end up
+        in a platform's logs) and in an encrypted room, minimal everywhere else (Slack,
+        unencrypted rooms)."""
+        return Disclosure.STANDARD if self.may_see_names else Disclosure.MINIMAL
+
+    def disclosure(self, chosen: Disclosure | None) -> Disclosure:
+        """The level in force: the one chosen for the place, else its default, and never
+        `full` where names may not go (a room's encryption is checked at each use)."""
+        level = chosen or self.default_disclosure
+        if level is Disclosure.FULL and not self.may_see_names:
+            return Disclosure.STANDARD
+        return level
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.address}"
@@ -78,3 +97,25 @@ class CaseView:
     defender_organisation: str | None = None
     outcome: str | None = None
     consents: tuple[tuple[str, bool], ...] = ()
+    erased_at: datetime | None = None
+
+
+# Audit details holding free text someone typed (notes, replies): shown from `standard` up,
+# erased with the case's other sensitive fields.
+FREE_TEXT_DETAILS = ("text", "note")
+
+
+def disclose(case: CaseView, level: Disclosure) -> CaseView:
+    """The case as a place at `level` may see it: what the level does not allow is removed
+    here, before any view renders it, so no message kind can show it by mistake."""
+    if level is Disclosure.FULL:
+        return case
+    case = replace(case, defender_name=None, defender_organisation=None)
+    if level is Disclosure.STANDARD:
+        return case
+    return replace(
+        case,
+        summary="",
+        targets=tuple(replace(t, reply=None) for t in case.targets),
+        steps=tuple(replace(s, note=None) for s in case.steps),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any
@@ -40,8 +41,15 @@ USAGE = {
     "[2026-11-20] [review=2027-02-01]",
     "digest": "ua digest [at 09:00 America/Tegucigalpa]",
     "leads": "ua leads here",
+    "bind": "ua bind [team-name]",
+    "unbind": "ua unbind",
+    "disclosure": "ua disclosure [minimal|standard|full]",
+    "role": "ua role [@person observer|responder|lead|admin]",
+    "purge": "ua purge UA-2026-0042 [confirm]",
     "help": "ua help [command]",
 }
+DISCLOSURE_LEVELS = ("minimal", "standard", "full")
+ROLE_NAMES = ("observer", "responder", "lead", "admin")
 
 # Phones and Slack turn straight quotes into typographic ones; shlex understands only straight.
 _SMART_QUOTES = str.maketrans(
@@ -159,6 +167,46 @@ class LeadsHere:
     """`ua leads here`: escalations past the case lead come to this room."""
 
 
+@dataclass(frozen=True)
+class Bind:
+    """`ua bind [team-name]`: Tocsin may act in this channel or room, for this team."""
+
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class Unbind:
+    """`ua unbind`: Tocsin stops acting here."""
+
+
+@dataclass(frozen=True)
+class SetDisclosure:
+    """`ua disclosure [level]`: show, or set, how much of a case this place may see."""
+
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class SetRole:
+    """`ua role @person role`: a person's role in this place (`everyone` for the rest)."""
+
+    who: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Roles:
+    """`ua role`: who holds which role here."""
+
+
+@dataclass(frozen=True)
+class Purge:
+    """`ua purge CODE [confirm]`: erase a case's sensitive fields now."""
+
+    code: str
+    confirmed: bool = False
+
+
 ParsedCommand = (
     NewCase
     | RouteAlert
@@ -172,6 +220,12 @@ ParsedCommand = (
     | RecordMeasure
     | Digest
     | LeadsHere
+    | Bind
+    | Unbind
+    | SetDisclosure
+    | SetRole
+    | Roles
+    | Purge
 )
 
 
@@ -214,6 +268,8 @@ def parse_command(words_text: str) -> ParsedCommand:
         if [a.lower() for a in args] != ["here"]:
             raise CommandError(f"Usage: {USAGE['leads']}")
         return LeadsHere()
+    if verb in _ADMIN_PARSERS:
+        return _ADMIN_PARSERS[verb](args)
     close = difflib.get_close_matches(verb, list(USAGE), n=1)
     hint = f" Did you mean 'ua {close[0]}'?" if close else ""
     raise CommandError(
@@ -340,6 +396,53 @@ def _parse_measure(args: list[str]) -> RecordMeasure:
     return RecordMeasure(
         code=code, body=body, reference=reference, state=state, on=on, review=review
     )
+
+
+def _parse_bind(args: list[str]) -> Bind:
+    team = " ".join(args).strip()
+    if len(team) > 100:
+        raise CommandError("A team name is at most 100 characters.")
+    return Bind(team=team or None)
+
+
+def _parse_unbind(args: list[str]) -> Unbind:
+    if args:
+        raise CommandError(f"Usage: {USAGE['unbind']}")
+    return Unbind()
+
+
+def _parse_disclosure(args: list[str]) -> SetDisclosure:
+    if not args:
+        return SetDisclosure()
+    level = args[0].lower()
+    if len(args) > 1 or level not in DISCLOSURE_LEVELS:
+        raise CommandError(
+            f"Disclosure levels: {', '.join(DISCLOSURE_LEVELS)}. Usage: {USAGE['disclosure']}"
+        )
+    return SetDisclosure(level=level)
+
+
+def _parse_role(args: list[str]) -> SetRole | Roles:
+    if not args:
+        return Roles()
+    if len(args) != 2 or args[1].lower() not in ROLE_NAMES:
+        raise CommandError(f"Roles: {', '.join(ROLE_NAMES)}. Usage: {USAGE['role']}")
+    return SetRole(who=args[0], role=args[1].lower())
+
+
+def _parse_purge(args: list[str]) -> Purge:
+    if not args or len(args) > 2 or (len(args) == 2 and args[1].lower() != "confirm"):
+        raise CommandError(f"Usage: {USAGE['purge']}")
+    return Purge(code=normalise_case_code(args[0]), confirmed=len(args) == 2)
+
+
+_ADMIN_PARSERS: dict[str, Callable[[list[str]], ParsedCommand]] = {
+    "bind": _parse_bind,
+    "unbind": _parse_unbind,
+    "disclosure": _parse_disclosure,
+    "role": _parse_role,
+    "purge": _parse_purge,
+}
 
 
 def _date(text: str) -> date:

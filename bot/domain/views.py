@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from bot.domain.case import CaseView, Disclosure, StepView, TargetView
+from bot.domain.case import FREE_TEXT_DETAILS, CaseView, Disclosure, StepView, TargetView
 from bot.domain.commands import USAGE
 from bot.domain.messages import (
     Block,
@@ -67,9 +67,9 @@ def case_list(cases: list[CaseView], include_closed: bool) -> Message:
 
 
 def case_detail(case: CaseView, tz: tzinfo, disclosure: Disclosure) -> Message:
-    """`ua show CODE`: facts, targets with reasons, and the checklist."""
+    """`ua show CODE`: facts, targets with reasons, and the checklist, as `disclose` left them."""
     pairs = list(_facts(case))
-    if disclosure is Disclosure.FULL and case.defender_name:
+    if case.defender_name:
         pairs.insert(0, ("Defender", case.defender_name))
         if case.defender_organisation:
             pairs.insert(1, ("Organisation", case.defender_organisation))
@@ -77,14 +77,24 @@ def case_detail(case: CaseView, tz: tzinfo, disclosure: Disclosure) -> Message:
     blocks: tuple[Block, ...] = (
         Heading(f"{case.code} · {_status(case)}"),
         Fields(tuple(pairs)),
-        Paragraph(case.summary),
+        *((Paragraph(case.summary),) if case.summary else ()),
         Heading("Targets"),
         Bullets(targets),
         *_checklist_blocks(case, tz),
     )
-    if disclosure is Disclosure.PSEUDONYMOUS:
-        blocks += (Note("Names are shown only in end-to-end-encrypted rooms."),)
+    if case.erased_at is not None:
+        blocks += (Note(f"Names, summary and notes were erased on {_when(case.erased_at, tz)}."),)
+    elif disclosure is not Disclosure.FULL:
+        blocks += (Note(_WITHHELD[disclosure]),)
     return Message(fallback=f"{case.code}: {_describe(case)}", blocks=blocks)
+
+
+_WITHHELD = {
+    Disclosure.MINIMAL: "This place's disclosure is minimal: no names, summary or notes. "
+    "Read them in an end-to-end-encrypted room or at the console.",
+    Disclosure.STANDARD: "Names are shown only where disclosure is full "
+    "(an end-to-end-encrypted room or the console).",
+}
 
 
 def checklist_message(case: CaseView, tz: tzinfo, headline: str) -> Message:
@@ -103,10 +113,14 @@ def checklist_message(case: CaseView, tz: tzinfo, headline: str) -> Message:
     )
 
 
-def audit_message(code: str, events: list[AuditEntry], tz: tzinfo) -> Message:
-    """`ua log CODE`: every change, oldest first."""
+def audit_message(
+    code: str, events: list[AuditEntry], tz: tzinfo, disclosure: Disclosure
+) -> Message:
+    """`ua log CODE`: every change, oldest first; typed notes only from `standard` up."""
+    hidden = FREE_TEXT_DETAILS if disclosure is Disclosure.MINIMAL else ()
     lines = tuple(
-        f"{_when(at, tz)}  {actor}  {action.replace('_', ' ')}{_audit_detail(detail, tz)}"
+        f"{_when(at, tz)}  {actor}  {action.replace('_', ' ')}"
+        + _audit_detail({k: v for k, v in detail.items() if k not in hidden}, tz)
         + (f"  (from {where})" if where else "")
         for at, actor, action, where, detail in events
     )
@@ -151,7 +165,10 @@ def _checklist_blocks(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
 
 def case_card(case: CaseView, tz: tzinfo) -> tuple[Block, ...]:
     """The one message a chat room keeps per case: facts, targets by category, the checklist."""
-    blocks: list[Block] = [Heading(f"{case.code} · {_status(case)}"), Fields(_facts(case))]
+    blocks: list[Block] = [
+        Heading(f"{case.code} · {_status(case)}"),
+        Fields(_identity_and_facts(case)),
+    ]
     for category, title in _CATEGORY_TITLES.items():
         lines = tuple(
             f"T{n} {t.name} — {t.reason}" + (f" Replied: {t.reply}" if t.reply else "")
@@ -185,6 +202,11 @@ def _stored_target_line(n: int, target: TargetView) -> str:
 def _describe(case: CaseView) -> str:
     profiles = ", ".join(_words(case.profiles)) or "defender"
     return f"{profiles} in {case.country_name}, {', '.join(_words(case.threats))}"
+
+
+def _identity_and_facts(case: CaseView) -> tuple[tuple[str, str], ...]:
+    identity = (("Defender", case.defender_name),) if case.defender_name else ()
+    return (*identity, *_facts(case))
 
 
 def _facts(case: CaseView) -> tuple[tuple[str, str], ...]:
@@ -239,6 +261,17 @@ _HELP = {
     "measure's state; follow-up steps follow on the playbook's cadence.",
     "digest": "Post the daily digest here now, or set this room's daily digest time and zone.",
     "leads": "Make this room the team leads' room: escalations past the case lead come here.",
+    "bind": "Admins: let Tocsin act in this channel or room, for a team. Unbound places get "
+    "only a line saying how to bind them.",
+    "unbind": "Admins: Tocsin stops acting here; cases stay, their reminders go to the leads room.",
+    "disclosure": "Show how much of a case this place sees; admins set minimal (no names, "
+    "summary or notes), standard (adds the summary and notes) or full (adds names: only in an "
+    "end-to-end-encrypted room or the console).",
+    "role": "Show who holds which role here; admins give a role: observer (reads), responder "
+    "(works cases), lead (also consent, close, reopen, digest time), admin (also bind, roles, "
+    "disclosure, purge). 'everyone' sets the role of members without one (default responder).",
+    "purge": "Admins: erase a case's name, organisation, summary, notes and replies now, keeping "
+    "its anonymous numbers. Asks for confirmation.",
     "help": "Show this help, or the help of one command.",
 }
 

@@ -172,10 +172,11 @@ def get_case(*, session: Session, code: str, for_update: bool = False) -> Case |
 
 
 def case_view(
-    case: Case, *, country_name: str, detail: bool = False, with_identity: bool = False
+    case: Case, *, country_name: str, detail: bool = False, identity: bool = True
 ) -> CaseView:
-    """Plain data for rendering: targets and steps with `detail`, identity only when asked for."""
-    defender = case.defender if with_identity else None
+    """Plain data for rendering (targets and steps with `detail`, the defender with `identity`);
+    `disclose` it for the place it goes to."""
+    defender = case.defender if identity else None
     return CaseView(
         code=case.code,
         status=case.status,
@@ -213,6 +214,7 @@ def case_view(
         defender_name=defender.name if defender else None,
         defender_organisation=defender.organisation if defender else None,
         outcome=case.outcome,
+        erased_at=case.erased_at,
         consents=(
             ("government", case.consent_government),
             ("un_public", case.consent_un_public),

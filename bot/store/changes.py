@@ -78,18 +78,20 @@ def set_consents(case: Case, consents: dict[str, bool]) -> None:
 def record(
     *,
     session: Session,
-    case: Case,
+    case: Case | None,
     actor: str,
     place: Place,
     action: str,
     now: datetime,
     detail: dict[str, Any],
 ) -> None:
-    """Append an audit event and mark the case as changed."""
-    case.updated_at = now
+    """Append an audit event (about a case, or about a place when `case` is None) and mark the
+    case as changed."""
+    if case is not None:
+        case.updated_at = now
     session.add(
         AuditEvent(
-            case_id=case.id,
+            case_id=case.id if case is not None else None,
             at=now,
             actor=actor,
             action=action,

@@ -65,6 +65,8 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # When the sensitive fields were erased (retention or `ua purge`); the statistics remain.
+    erased_at: Mapped[datetime | None]
 
     defender: Mapped[Defender | None] = relationship(
         back_populates="case", cascade="all, delete-orphan", uselist=False
@@ -211,6 +213,35 @@ class Destination(Base):
     # Escalations that the case lead has not answered go to the team's lead destination.
     is_lead: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime]
+    # Tocsin acts only where an admin bound it (`ua bind`); unbinding keeps the row's history.
+    bound_at: Mapped[datetime | None]
+    bound_by: Mapped[str | None] = mapped_column(String(320))
+    # None: the place's default (minimal in Slack and unencrypted rooms).
+    disclosure: Mapped[str | None] = mapped_column(String(10))
+
+    roles: Mapped[list[DestinationRole]] = relationship(
+        back_populates="destination", cascade="all, delete-orphan"
+    )
+
+
+class DestinationRole(Base):
+    """One person's role in one destination (`*`: everyone without a role of their own)."""
+
+    __tablename__ = "destination_roles"
+    __table_args__ = (
+        UniqueConstraint("destination_id", "principal", name="uq_destination_roles_principal"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), index=True
+    )
+    principal: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    granted_by: Mapped[str] = mapped_column(String(320))
+    granted_at: Mapped[datetime]
+
+    destination: Mapped[Destination] = relationship(back_populates="roles")
 
 
 class Contact(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from bot.domain.case import Place
@@ -70,7 +70,7 @@ def due_digests(*, session: Session, now: datetime) -> list[Destination]:
     """Destinations whose digest time has come."""
     query = (
         select(Destination)
-        .where(Destination.next_digest_at.is_not(None), Destination.next_digest_at <= now)
+        .where(Destination.next_digest_at.is_not(None), Destination.next_digest_at <= now, _bound())
         .order_by(Destination.next_digest_at, Destination.id)
         .with_for_update(skip_locked=True)
     )
@@ -89,12 +89,26 @@ def scheduled_digests(*, session: Session) -> list[Destination]:
 
 def lead_destination(*, session: Session) -> Destination | None:
     """Where escalations go once the case lead has not acted."""
-    return session.scalar(select(Destination).where(Destination.is_lead.is_(True)).limit(1))
+    query = select(Destination).where(Destination.is_lead.is_(True), _bound()).limit(1)
+    return session.scalar(query)
 
 
 def first_destination(*, session: Session) -> Destination | None:
     """The oldest destination: the team's room when a case came from elsewhere."""
-    return session.scalar(select(Destination).order_by(Destination.id).limit(1))
+    return session.scalar(select(Destination).where(_bound()).order_by(Destination.id).limit(1))
+
+
+def is_bound(*, session: Session, platform: str, address: str) -> bool:
+    """Whether Tocsin is bound to this channel or room (and so may post there)."""
+    query = select(Destination.id).where(
+        Destination.platform == platform, Destination.address == address, _bound()
+    )
+    return session.scalar(query) is not None
+
+
+def _bound() -> ColumnElement[bool]:
+    # The console is the operator's own terminal: always bound.
+    return or_(Destination.bound_at.is_not(None), Destination.platform == "console")
 
 
 def destination_for(*, session: Session, place: Place) -> Destination | None:

@@ -135,6 +135,7 @@ def test_run_with_an_unreachable_homeserver_says_what_to_check(workdir: Path) ->
         MATRIX_USER_ID="@tocsin:example.org",
         MATRIX_PASSWORD="fictional",
         MATRIX_ALLOWED_INVITERS=":example.org",
+        TOCSIN_ADMINS="matrix:@lead:example.org",
     )
     assert result.returncode == 2
     assert "no Matrix homeserver answers at http://127.0.0.1:" in result.stderr
@@ -198,3 +199,17 @@ def test_a_bad_playbook_stops_tocsin_at_start_with_file_and_line(workdir: Path) 
     assert result.returncode == 2
     assert result.stderr.startswith(f"tocsin: configuration error: {playbook}:7: steps.0.owner:")
     assert "'lead', 'responder', 'legal' or 'comms'" in result.stderr
+
+
+def test_tocsin_audit_prints_the_trail_and_filters_by_case(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    code = tocsin(workdir, "alert", "new", write_alert(workdir, ALERT)).stdout.strip()
+    tocsin(workdir, "alert", "new", write_alert(workdir, ALERT))
+    every = tocsin(workdir, "audit")
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.count("case_opened") == 2
+    one = tocsin(workdir, "audit", "--case", code.lower())
+    [line] = one.stdout.splitlines()
+    assert f"  {code}  cli  case_opened  cli:" in line
+    bad = tocsin(workdir, "audit", "--case", "UA-1999-9999")
+    assert bad.returncode == 2 and bad.stderr == "tocsin: no case UA-1999-9999\n"

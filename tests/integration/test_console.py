@@ -33,14 +33,21 @@ async def test_due_times_are_shown_in_the_organisations_time_zone(services: Serv
     assert "due Fri 27 Nov 09:00 CST" in out
 
 
-async def test_the_console_never_shows_the_defenders_name(services: Services) -> None:
+async def test_the_console_shows_no_name_until_an_admin_sets_full(services: Services) -> None:
     out = await converse(
         services,
         'ua new country=HN threats=raid summary="office raided" defender="Ana Example"',
         "ua show UA-2026-0001",
     )
     assert "Ana Example" not in out
-    assert "Names are shown only in end-to-end-encrypted rooms" in out
+    assert "office raided" in out  # standard: the summary, no name
+    assert "Names are shown only where disclosure is full" in out
+    out = await converse(
+        services, "ua disclosure full", "ua show UA-2026-0001", "ua log UA-2026-0001"
+    )
+    assert "Disclosure here is now full" in out
+    assert "Defender: Ana Example" in out.replace("  ", " ").replace("Defender:  ", "Defender: ")
+    assert "read full" in out  # the read of the full details is in the case's log
 
 
 @pytest.mark.parametrize(

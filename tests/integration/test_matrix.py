@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.request import Request, urlopen
@@ -60,10 +61,11 @@ class Team:
         n = next(_names)
         self.synapse = synapse
         self.folder = folder
-        self.services = services
         self.bot_password = "pw-bot"
         self.bot_id = synapse.register(f"tocsin{n}", self.bot_password)
         self.lead_localpart = f"lead{n}"
+        self.admin = "matrix:" + synapse.user_id(self.lead_localpart)
+        self.services = replace(services, admins=frozenset({self.admin}))
         self.bots: list[MatrixConnector] = []
         self.people: list[Responder] = []
 
@@ -75,6 +77,7 @@ class Team:
             "matrix_password": self.bot_password,
             "matrix_store_path": self.folder / "bot-store",
             "matrix_allowed_inviters": [self.synapse.user_id(self.lead_localpart)],
+            "tocsin_admins": [self.admin],
         }
         return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
@@ -120,7 +123,15 @@ def from_bot(team: Team, text: str) -> object:
     return matches
 
 
-async def joined_room(team: Team, lead: Responder, *, encrypted: bool = True) -> str:
+async def joined_room(
+    team: Team,
+    lead: Responder,
+    *,
+    encrypted: bool = True,
+    disclosure: str | None = None,
+    bind: bool = True,
+) -> str:
+    """A room the bot joined and the lead (an admin) bound, at `disclosure` if given."""
     room = await lead.create_room(invite=[team.bot_id], encrypted=encrypted)
     await lead.wait_for(
         lambda s: (
@@ -130,6 +141,14 @@ async def joined_room(team: Team, lead: Responder, *, encrypted: bool = True) ->
             and s.content.get("membership") == "join"
         )
     )
+    if not bind:
+        return room
+    mark = len(lead.seen)
+    await lead.say(room, "!ua bind Test team")
+    await lead.wait_for(from_bot(team, "bound here"), after=mark)
+    if disclosure:
+        await lead.say(room, f"!ua disclosure {disclosure}")
+        await lead.wait_for(from_bot(team, f"Disclosure here is now {disclosure}"), after=mark)
     return room
 
 
@@ -424,7 +443,7 @@ async def test_with_verification_required_a_device_reads_nothing_until_vouched_f
 ) -> None:
     bot = await team.start_bot(matrix_require_verification=True)
     phone = await team.lead()
-    room = await joined_room(team, phone)
+    room = await joined_room(team, phone, bind=False)
     mark = len(phone.seen)
     await phone.say(room, "!ua list")
     await sealed_from_bot(team, phone, mark)
@@ -448,6 +467,7 @@ async def test_with_verification_required_a_device_reads_nothing_until_vouched_f
     )
     assert trusted.returncode == 0, trusted.stderr
     mark = len(phone.seen)
+    await phone.say(room, "!ua bind Test team")
     await phone.say(room, "!ua list")
     await phone.wait_for(from_bot(team, "No open cases"), after=mark)
 
@@ -503,6 +523,7 @@ async def test_tocsin_run_with_only_matrix_settings_answers_an_invited_alert(
         MATRIX_USER_ID=bot_id,
         MATRIX_PASSWORD="pw-bot",
         MATRIX_ALLOWED_INVITERS=synapse.user_id(lead_localpart),
+        TOCSIN_ADMINS="matrix:" + synapse.user_id(lead_localpart),
     )
     command = [sys.executable, "-m", "bot"]
     migrated = subprocess.run([*command, "migrate"], env=environment, cwd=tmp_path, check=False)
@@ -520,6 +541,9 @@ async def test_tocsin_run_with_only_matrix_settings_answers_an_invited_alert(
             ),
             timeout=60,
         )
+        await lead.say(room, NEW)  # not bound yet: one line, nothing stored
+        await lead.wait_for(lambda s: s.event.sender == bot_id and "ua bind" in s.body, timeout=30)
+        await lead.say(room, "!ua bind Fictional team")
         await lead.say(room, NEW)
         card = await lead.wait_for(
             lambda s: s.event.sender == bot_id and "UA-" in s.body, timeout=30
@@ -541,7 +565,7 @@ async def test_a_named_defender_is_shown_in_the_encrypted_room_and_never_logged(
     caplog.set_level(logging.DEBUG)
     await team.start_bot()
     lead = await team.lead()
-    room = await joined_room(team, lead)
+    room = await joined_room(team, lead, disclosure="full")
     mark = len(lead.seen)
     await lead.say(room, f'{NEW} defender="{LOGGED_NAME}" organisation="Radio Logged"')
     card = await lead.wait_for(from_bot(team, "UA-"), after=mark)

@@ -10,11 +10,13 @@ from sqlalchemy import Engine, select
 
 from bot.connectors.console.render import render_text
 from bot.domain.case import Place
+from bot.domain.commands import NewCase, parse_command, strip_prefix
 from bot.store.leader import LeaderLock
 from bot.store.models import Destination
 from bot.store.schedule import next_wakeup
 from handlers.context import Services
 from handlers.dispatch import handle_line
+from handlers.intake import open_case_from_alert
 from handlers.reminders import run_due
 from tests.conftest import OPENED_AT, FrozenClock
 
@@ -318,6 +320,9 @@ def test_a_case_raised_where_tocsin_cannot_post_is_reminded_in_the_team_room(
     services: Services, clock: FrozenClock
 ) -> None:
     say(services, "ua digest")  # the team room exists
-    handle_line(NEW, actor="cli", place=Place("cli", "alert.json"), services=services)
+    parsed = parse_command(strip_prefix(NEW) or "")
+    assert isinstance(parsed, NewCase)
+    place = Place("cli", "alert.json")  # as `tocsin alert new alert.json` stores it
+    open_case_from_alert(parsed.alert, actor="cli", place=place, services=services)
     [(place, text)] = step_one(fire(services, clock, minutes=30))
     assert place == "console:room" and text.startswith("Reminder for lead")

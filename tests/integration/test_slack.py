@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import func, select
 
 from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
@@ -22,14 +24,16 @@ from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
+from bot.store.models import Case, Destination
 from config.settings import Settings
 from handlers.context import Services
 from handlers.reminders import run_due
 from tests.conftest import isolated_environment
-from tests.factories import fresh_services
+from tests.factories import bind_place, fresh_services
 from tests.slack_emulator import SlackEmulator, form_body, signed_headers, slash_command
 
 SECRET = "fictional-signing-secret"
+ADMINS = ["slack:U0ADMIN"]
 NEW = 'new country=HN threats=arbitrary_detention profiles=journalist summary="held at a police station"'
 
 
@@ -50,7 +54,8 @@ async def emulator() -> AsyncIterator[SlackEmulator]:
 @pytest.fixture
 def services(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[Services]:
     services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
-    yield services
+    bind_place(services, Place("slack", "C1"))
+    yield replace(services, admins=frozenset(ADMINS))
     engine.dispose()
 
 
@@ -63,6 +68,7 @@ async def http_mode(
         slack_bot_token=emulator.bot_token,
         slack_signing_secret=SECRET,
         slack_api_url=emulator.api_url,
+        tocsin_admins=ADMINS,
         tocsin_http_host="127.0.0.1",
         tocsin_http_port=free_port(),
     )
@@ -225,6 +231,7 @@ async def test_socket_mode_acks_the_command_and_posts_the_card(
         slack_bot_token=emulator.bot_token,
         slack_app_token=emulator.app_token,
         slack_api_url=emulator.api_url,
+        tocsin_admins=ADMINS,
     )
     connector = SlackConnector(settings, services)
     await connector.start()
@@ -326,7 +333,7 @@ async def test_the_message_shortcut_prefills_the_form_with_the_message(
             "callback_id": "raise_alert",
             "trigger_id": "7.7.7",
             "user": {"id": "U3"},
-            "channel": {"id": "C5"},
+            "channel": {"id": "C1"},
             "team": {"id": "T1"},
             "api_app_id": "A1",
             "message": {"text": "A lawyer was detained this morning", "ts": "5.5"},
@@ -336,7 +343,30 @@ async def test_the_message_shortcut_prefills_the_form_with_the_message(
     [opened] = await emulator.wait_for("views.open")
     summary = next(b for b in opened["view"]["blocks"] if b["block_id"] == "summary")
     assert summary["element"]["initial_value"] == "A lawyer was detained this morning"
-    assert opened["view"]["private_metadata"] == "C5"
+    assert opened["view"]["private_metadata"] == "C1"
+
+
+async def test_an_unbound_channel_gets_one_line_and_only_admins_bind_it(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
+) -> None:
+    _, url = http_mode
+    for text in (NEW, "list", "", "bind Night shift"):
+        assert (await command(url, text, channel="C9", user="U2"))[0] == 200
+    refusals = await emulator.wait_for("chat.postEphemeral", count=4)
+    assert all("ua bind" in r["text"] for r in refusals)
+    assert not emulator.posted("views.open") and not emulator.posted("chat.postMessage")
+    with services.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+        assert session.scalar(select(func.count()).select_from(Destination)) == 1  # C1 only
+    await command(url, "bind Night shift", channel="C9", user="U0ADMIN")
+    [bound] = await emulator.wait_for("chat.postMessage")
+    assert "bound here for team Night shift" in bound["text"] and "minimal" in bound["text"]
+    await command(url, "disclosure full", channel="C9", user="U0ADMIN")
+    await command(url, "role <@U2|sam> observer", channel="C9", user="U0ADMIN")
+    await command(url, NEW, channel="C9", user="U2")
+    *_, full_refused, observer = await emulator.wait_for("chat.postEphemeral", count=6)
+    assert "only in an end-to-end-encrypted Matrix room" in full_refused["text"]
+    assert "needs the responder role here; yours is observer" in observer["text"]
 
 
 async def test_a_redelivered_request_is_handled_once(
@@ -391,6 +421,7 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=emulator.api_url,
         TOCSIN_HTTP_PORT=str(port),
+        TOCSIN_ADMINS="slack:U0ADMIN",
     )
     subprocess.run(
         [sys.executable, "-m", "bot", "migrate"],
@@ -410,9 +441,15 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
     try:
         url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
         await wait_until_listening(port)
+        assert (await command(url, NEW))[0] == 200  # not bound yet: one line, nothing stored
+        [refused] = await emulator.wait_for("chat.postEphemeral")
+        assert "ua bind" in refused["text"] and not emulator.posted("chat.postMessage")
+        assert (await command(url, "bind Fictional team", user="U0ADMIN"))[0] == 200
+        [bound] = await emulator.wait_for("chat.postMessage")
+        assert bound["text"].startswith("Tocsin is now bound here for team Fictional team")
         status, seconds = await command(url, NEW)
         assert status == 200 and seconds < 3
-        [card] = await emulator.wait_for("chat.postMessage")
+        [_, card] = await emulator.wait_for("chat.postMessage", count=2)
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-0001")
     finally:
         process.terminate()
@@ -464,6 +501,7 @@ async def driver(
         "_env_file": None,
         "slack_bot_token": emulator.bot_token,
         "slack_api_url": emulator.api_url,
+        "tocsin_admins": ADMINS,
     }
     if request.param == "socket":
         settings = Settings(**common, slack_app_token=emulator.app_token)  # type: ignore[arg-type]
@@ -508,7 +546,8 @@ async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: Slac
         submission(reason_form["view"], chosen("reason", value="a partner covers it"))
     )
     updates = await emulator.wait_for("chat.update", 3)
-    assert "a partner covers it" in str(updates[-1]["blocks"])
+    assert "[-] 2." in str(updates[-1]["blocks"])
+    assert "a partner covers it" not in str(updates[-1]["blocks"])  # minimal: no typed notes
 
     snooze = action(card, "step_snooze", 12)
     await driver.interact(block_actions(snooze, selected_option=snooze["options"][1]))
@@ -520,9 +559,10 @@ async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: Slac
 
 
 async def test_where_tocsin_cannot_post_the_asker_still_hears_back(
-    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
 ) -> None:
     _, url = http_mode
+    bind_place(services, Place("slack", "D9"))
     emulator.closed_channels.add("D9")
     fields = slash_command(NEW, channel="D9", response_url=emulator.response_url())
     body = form_body(fields)
@@ -557,6 +597,7 @@ async def test_a_refused_token_or_a_taken_port_stops_startup_with_what_to_fix(
         slack_bot_token="xoxb-wrong",
         slack_signing_secret=SECRET,
         slack_api_url=emulator.api_url,
+        tocsin_admins=ADMINS,
     )
     with pytest.raises(StartupError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
         await SlackConnector(wrong, services).start()
@@ -569,6 +610,7 @@ async def test_a_refused_token_or_a_taken_port_stops_startup_with_what_to_fix(
             slack_bot_token=emulator.bot_token,
             slack_signing_secret=SECRET,
             slack_api_url=emulator.api_url,
+            tocsin_admins=ADMINS,
             tocsin_http_port=port,
         )
         connector = SlackConnector(busy, services)

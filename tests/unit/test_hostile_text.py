@@ -46,6 +46,11 @@ VERBS = [
     "measure",
     "digest",
     "leads",
+    "bind",
+    "unbind",
+    "disclosure",
+    "role",
+    "purge",
     "help",
     "",
 ]

@@ -102,6 +102,13 @@ def test_settings_come_from_the_environment_and_dotenv(
             "'lead@example.org' is neither",
         ),
         ({"MATRIX_PASSWORD": "secret"}, "MATRIX_PASSWORD", "MATRIX_HOMESERVER"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+            "TOCSIN_ADMINS",
+            "slack:U0123ABC",
+        ),
+        ({"TOCSIN_ADMINS": "slack:@alice"}, "TOCSIN_ADMINS", "member ID"),
+        ({"TOCSIN_ADMINS": "matrix:alice"}, "TOCSIN_ADMINS", "matrix:@alice:example.org"),
         ({"MATRIX_HOMESERVER": "matrix.example.org"}, "MATRIX_HOMESERVER", "https://"),
         (
             {"TOCSIN_PLAYBOOK": "/nonexistent/playbook.yaml"},
@@ -126,6 +133,7 @@ def test_invalid_settings_fail_in_one_line_naming_the_variable(
 def test_secrets_are_not_shown_when_settings_are_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "sign-secret")
+    monkeypatch.setenv("TOCSIN_ADMINS", "slack:U0ADMIN1")
     assert "very-secret" not in repr(load_settings())
 
 

@@ -40,7 +40,7 @@ from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
 from config.settings import Settings
 from handlers.context import Services
-from handlers.dispatch import Command, handle, handle_new_alert
+from handlers.dispatch import Command, handle, handle_new_alert, may_start
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +306,8 @@ class MatrixConnector:
             await self._continue_guided(conversation, place, event, text)
             return
         verb = words.split(maxsplit=1)[0].lower() if words else ""
+        if verb in ("new", "devices") and await self._refused(event, place, words):
+            return
         if words.lower() == "new":
             self._start_guided(conversation, place, event)
         elif verb == "cancel" and (words.lower() == "cancel" or self._guided_active(conversation)):
@@ -397,6 +399,16 @@ class MatrixConnector:
         return int(event.server_timestamp) < self._joined_at.get(room.room_id, 0)
 
     # Commands --------------------------------------------------------------------------------
+
+    async def _refused(self, event: RoomMessageText, place: Place, words: str) -> bool:
+        """Whether a command this connector answers itself (a guided alert, devices) may not
+        run here; the refusal is the reply."""
+        as_command = "new" if words.lower().startswith("new") else "list"
+        request = Command(actor=event.sender, place=place, text=as_command)
+        refused = await asyncio.to_thread(may_start, request, self._services)
+        if refused is not None:
+            self._reply(place, refused, event)
+        return refused is not None
 
     async def _run(self, sender: str, place: Place, words: str, answering: Any | None) -> None:
         request = Command(actor=sender, place=place, text=words)

@@ -34,8 +34,7 @@ from bot.domain.vocabulary import Profile, Threat
 from bot.errors import StartupError
 from config.settings import Settings
 from handlers.context import Services
-from handlers.dispatch import Command, handle
-from handlers.intake import new_case
+from handlers.dispatch import Command, handle, handle_new_alert, may_start
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,20 @@ class SlackConnector:
         await ack()
         text = command.get("text", "").strip()
         if text.lower() in ("", "new"):
-            await self._open_alert_form(command["trigger_id"], command["channel_id"])
+            await self._open_alert_form(
+                command["trigger_id"], command["channel_id"], command["user_id"], respond=respond
+            )
             return
         await self._run(command["user_id"], command["channel_id"], text, respond=respond)
 
-    async def _open_alert_form(self, trigger_id: str, channel: str, summary: str = "") -> None:
+    async def _open_alert_form(
+        self, trigger_id: str, channel: str, user: str, summary: str = "", respond: Any = None
+    ) -> None:
+        request = Command(actor=f"slack:{user}", place=Place("slack", channel), text="new")
+        refused = await asyncio.to_thread(may_start, request, self._services)
+        if refused is not None:
+            await self.reply(request.place, refused, user=user, respond=respond)
+            return
         view = new_alert_modal(
             channel, [p.value for p in Profile], [t.value for t in Threat], summary=summary
         )
@@ -169,8 +177,9 @@ class SlackConnector:
         await ack()
         message = shortcut.get("message") or {}
         channel = (shortcut.get("channel") or {}).get("id", "")
+        user = (shortcut.get("user") or {}).get("id", "")
         await self._open_alert_form(
-            shortcut["trigger_id"], channel, summary=message.get("text", "")
+            shortcut["trigger_id"], channel, user, summary=message.get("text", "")
         )
 
     async def _on_country_search(self, ack: Any, payload: dict[str, Any]) -> None:
@@ -192,12 +201,9 @@ class SlackConnector:
             return
         await ack()
         user, channel = body["user"]["id"], view["private_metadata"]
-        place = Place("slack", channel)
-        reply = await asyncio.to_thread(
-            lambda: new_case(alert, actor=f"slack:{user}", place=place, services=self._services)
-        )
-        self._services.changes.notify()
-        await self.reply(place, reply, user=user)
+        request = Command(actor=f"slack:{user}", place=Place("slack", channel), text="new")
+        reply = await asyncio.to_thread(handle_new_alert, alert, request, self._services)
+        await self.reply(request.place, reply, user=user)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         """A listener failed after its ack: tell the person, never leave them with silence."""
