@@ -39,10 +39,22 @@ def refusal(
     command: ParsedCommand, *, actor: str, place: Place, services: Services
 ) -> Message | None:
     """Why the command may not run here, in one line; None when it may."""
-    if not is_bound(place, services) and not isinstance(command, Bind):
+    return refusal_for(
+        required_role(command),
+        binds=isinstance(command, Bind),
+        actor=actor,
+        place=place,
+        services=services,
+    )
+
+
+def refusal_for(
+    needed: Role, *, binds: bool = False, actor: str, place: Place, services: Services
+) -> Message | None:
+    """Why something that needs the `needed` role may not be done here; None when it may."""
+    if not binds and not is_bound(place, services):
         return error_message(NOT_BOUND)
     role = role_here(actor=actor, place=place, services=services)
-    needed = required_role(command)
     if role is None:
         return error_message(f"Only an admin may bind Tocsin here. {NOT_BOUND}")
     if role.allows(needed):

@@ -13,6 +13,7 @@ from bot.store.changes import record
 from bot.store.models import Destination
 from handlers.context import Services
 from handlers.digest import ensure_destination
+from handlers.reminders import next_digest
 
 LEVEL_MEANINGS = {
     Disclosure.MINIMAL: "case codes, countries, categories, targets and steps; "
@@ -41,6 +42,8 @@ def bind(command: Bind, *, actor: str, place: Place, services: Services) -> Mess
         destination.bound_by = destination.bound_by if already else principal(place.platform, actor)
         destination.team = command.team or destination.team
         destination.encrypted = place.encrypted
+        if destination.digest_time and destination.next_digest_at is None:  # bound again
+            destination.next_digest_at = next_digest(destination, now)
         _audit(session, services, actor, place, "bind", {"team": destination.team})
         level = services.disclosure_for(session, place)
     team = f" for team {destination.team}" if destination.team else ""
@@ -126,6 +129,12 @@ def list_roles(*, place: Place, services: Services) -> Message:
     if admins:
         lines.append(f"admins everywhere (TOCSIN_ADMINS): {', '.join(admins)}")
     return _said("Roles here — " + "; ".join(lines) + ".")
+
+
+def audit_place_change(services: Services, actor: str, place: Place, command: str) -> None:
+    """Audit a change a connector made itself at this place (a device trusted or blocked)."""
+    with services.transaction() as session:
+        _audit(session, services, actor, place, command.split()[0], {"command": command})
 
 
 def _bound(session: Session, place: Place, services: Services) -> Destination:

@@ -15,10 +15,7 @@ def list_cases(*, include_closed: bool, services: Services) -> Message:
     """`ua list [all]`."""
     with services.transaction() as session:
         rows = store.list_cases(session=session, include_closed=include_closed)
-        views = [
-            store.case_view(c, country_name=services.country_name(c.country), identity=False)
-            for c in rows
-        ]
+        views = [store.case_view(c, country_name=services.country_name(c.country)) for c in rows]
     return case_list(views, include_closed)
 
 
@@ -39,6 +36,7 @@ def show_case(code: str, *, actor: str, place: Place, services: Services) -> Mes
                 action="read_full",
                 now=services.clock(),
                 detail={},
+                changes_case=False,
             )
         tz = services.zone_for_place(session, place)
     return case_detail(view, tz, level)

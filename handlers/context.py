@@ -76,6 +76,11 @@ class Services:
         except (ZoneInfoNotFoundError, ValueError):
             return self.tz
 
+    def disclosure_here(self, place: Place) -> Disclosure:
+        """`disclosure_for` in a transaction of its own."""
+        with self.transaction() as session:
+            return self.disclosure_for(session, place)
+
     def disclosure_for(self, session: Session, place: Place) -> Disclosure:
         """How much of a case this place may see now."""
         destination = destination_for(session=session, place=place)

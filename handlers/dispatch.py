@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.access import Role
 from bot.domain.alert import AlertError
 from bot.domain.case import Place
 from bot.domain.commands import (
@@ -39,7 +40,7 @@ from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.text import MAX_COMMAND_CHARS, clean
 from bot.domain.views import help_message, routing_message
-from handlers.access import refusal
+from handlers.access import NOT_BOUND, is_bound, refusal, refusal_for
 from handlers.admin import bind, disclosure, give_role, list_roles, unbind
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
@@ -71,14 +72,21 @@ def handle_line(line: str, *, actor: str, place: Place, services: Services) -> M
 
 
 def handle(command: Command, services: Services) -> Message:
-    """Answer one command. Bad input gets a short message and changes nothing; never a traceback."""
+    """Answer one command. Bad input gets a short message and changes nothing; never a traceback.
+    Where Tocsin is not bound, whatever the text, the answer is how to bind it."""
+    return _answer(command, services, lambda: _parse_and_run(command, services))
+
+
+def _parse_and_run(command: Command, services: Services) -> Message:
+    binds = command.text.split(maxsplit=1)[:1] == ["bind"]
+    if not binds and not is_bound(command.place, services):
+        return error_message(NOT_BOUND)
     if len(command.text) > MAX_COMMAND_CHARS:
         return error_message(
             f"That command is {len(command.text):,} characters long; Tocsin reads at most "
             f"{MAX_COMMAND_CHARS:,}. Shorten the summary or the note."
         )
-    text = clean(command.text)
-    return _answer(command, services, lambda: _authorised(parse_command(text), command, services))
+    return _authorised(parse_command(clean(command.text)), command, services)
 
 
 def handle_new_alert(alert: dict[str, Any], command: Command, services: Services) -> Message:
@@ -87,14 +95,20 @@ def handle_new_alert(alert: dict[str, Any], command: Command, services: Services
     return _answer(command, services, lambda: _authorised(NewCase(alert=alert), command, services))
 
 
-def may_start(command: Command, services: Services) -> Message | None:
-    """Why the command may not even begin here (a guided conversation asks nothing of someone
-    who could not finish it); None when it may."""
+def may_start(command: Command, services: Services, needed: Role) -> Message | None:
+    """Why something needing the `needed` role may not even begin here (a form or a guided
+    conversation asks nothing of someone who could not finish it); None when it may."""
+    return _answer_refusal(
+        lambda: refusal_for(needed, actor=command.actor, place=command.place, services=services)
+    )
+
+
+def _answer_refusal(check: Callable[[], Message | None]) -> Message | None:
     try:
-        parsed = parse_command(clean(command.text))
-    except CommandError:
-        parsed = NewCase()
-    return refusal(parsed, actor=command.actor, place=command.place, services=services)
+        return check()
+    except Exception:
+        log.exception("could not check access")
+        return error_message("Tocsin could not check who may do this here; try again shortly.")
 
 
 def _authorised(parsed: ParsedCommand, command: Command, services: Services) -> Message:

@@ -28,5 +28,7 @@ def open_case_for_change(case: Case | None, code: str) -> Case:
 
 def visible_view(session: Session, services: Services, case: Case, place: Place) -> CaseView:
     """The case in detail as `place` may see it (its disclosure applied before any rendering)."""
-    view = case_view(case, country_name=services.country_name(case.country), detail=True)
+    view = case_view(
+        case, country_name=services.country_name(case.country), detail=True, identity=True
+    )
     return disclose(view, services.disclosure_for(session, place))

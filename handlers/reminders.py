@@ -46,7 +46,10 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
     catch-up after downtime fires each overdue item once, marked late when it fell due before
     `started_at` (this process's start).
     """
-    erase_expired(services, now)
+    try:
+        erase_expired(services, now)
+    except Exception:  # retention must never hold up a reminder
+        log.exception("retention failed; it is tried again at the next run")
     policy = services.playbook.reminders
     started = started_at
     planned: list[tuple[datetime, Outgoing]] = []

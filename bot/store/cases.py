@@ -172,7 +172,7 @@ def get_case(*, session: Session, code: str, for_update: bool = False) -> Case |
 
 
 def case_view(
-    case: Case, *, country_name: str, detail: bool = False, identity: bool = True
+    case: Case, *, country_name: str, detail: bool = False, identity: bool = False
 ) -> CaseView:
     """Plain data for rendering (targets and steps with `detail`, the defender with `identity`);
     `disclose` it for the place it goes to."""

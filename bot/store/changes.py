@@ -84,10 +84,11 @@ def record(
     action: str,
     now: datetime,
     detail: dict[str, Any],
+    changes_case: bool = True,
 ) -> None:
-    """Append an audit event (about a case, or about a place when `case` is None) and mark the
-    case as changed."""
-    if case is not None:
+    """Append an audit event (about a case, or about a place when `case` is None) and, unless
+    it records a mere read, mark the case as changed."""
+    if case is not None and changes_case:
         case.updated_at = now
     session.add(
         AuditEvent(

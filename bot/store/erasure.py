@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session
 
 from bot.domain.case import FREE_TEXT_DETAILS
@@ -40,7 +40,8 @@ def expired_cases(*, session: Session, closed_before: datetime, limit: int = 200
         .where(
             Case.status == "closed",
             Case.closed_at < closed_before,
-            Case.erased_at.is_(None),
+            # Never erased, or reopened and written to since.
+            or_(Case.erased_at.is_(None), Case.erased_at <= Case.closed_at),
         )
         .order_by(Case.closed_at)
         .limit(limit)
@@ -50,12 +51,20 @@ def expired_cases(*, session: Session, closed_before: datetime, limit: int = 200
 
 
 def wipe_free_space(engine: Engine) -> None:
-    """Make erased values unrecoverable from the database's files, not just unreachable.
+    """Make erased values unrecoverable from the database's files, not just unreachable; a
+    failure is logged (the erasure itself is already committed) and the next one tries again.
 
     SQLite runs with secure_delete, which zeroes what a write frees; the write-ahead log still
     holds old page images until a checkpoint truncates it. PostgreSQL keeps old row versions
     until VACUUM removes them.
     """
+    try:
+        _wipe(engine)
+    except Exception:
+        log.exception("could not compact the database after an erasure")
+
+
+def _wipe(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         # Outside any transaction: SQLAlchemy's would make the checkpoint fail as locked.
         raw = engine.raw_connection()

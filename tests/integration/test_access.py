@@ -56,7 +56,7 @@ def bound(services: Services, place: Place, actor: str = ADMIN) -> None:
 def test_an_unbound_place_answers_one_line_and_stores_nothing(team: Services) -> None:
     with team.transaction() as session:
         before = counts(session)
-    for text in (NEW, "list", "show UA-2026-0001", "digest", "leads here", "role", "help"):
+    for text in (NEW, "list", "show UA-2026-0001", "digest", "role", "help", "fly", "new x"):
         reply = say(team, CHANNEL, text, actor="slack:U0OTHER")
         assert reply.is_error and "ua bind" in reply.fallback and "\n" not in reply.fallback
     refused = say(team, CHANNEL, "bind Night shift", actor="slack:U0OTHER")
@@ -172,3 +172,12 @@ def test_unbinding_stops_tocsin_and_sends_reminders_to_a_bound_room(
     clock.advance(minutes=31)
     places = [str(item.place) for item in run_due(team, clock(), started_at=clock())]
     assert places and set(places) == {str(team_room)}
+
+
+def test_binding_again_brings_the_daily_digest_back(team: Services, clock: FrozenClock) -> None:
+    bound(team, CHANNEL)
+    say(team, CHANNEL, "unbind")
+    bound(team, CHANNEL)
+    clock.advance(days=1)
+    places = [str(item.place) for item in run_due(team, clock(), started_at=clock())]
+    assert str(CHANNEL) in places

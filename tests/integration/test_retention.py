@@ -105,6 +105,12 @@ def test_retention_erases_closed_cases_after_the_period_only(
     log = say(services, f"ua log {code}")
     assert "Fictional-Purged" not in log
 
+    say(services, f"ua reopen {code}")  # written to again after the erasure …
+    say(services, f"ua note {code} Fictional-Purged neighbour called")
+    say(services, f"ua close {code} released")
+    clock.advance(days=181)
+    assert erase_expired(services, clock()) == [code]  # … so erased again after its close
+
 
 def test_a_postgresql_dump_after_purge_holds_no_trace(
     migrated_engine: Engine, world: World, playbook: Playbook

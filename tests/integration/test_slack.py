@@ -122,6 +122,21 @@ async def test_http_mode_a_step_change_updates_the_card_in_place(
     assert posts[1]["text"] == "Step 1 is slack:U2's."
 
 
+async def test_an_observer_gets_no_form_and_changes_nothing(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    await command(url, NEW)
+    [card] = await emulator.wait_for("chat.postMessage")
+    await command(url, "role <@U2> observer", user="U0ADMIN")
+    await emulator.wait_for("chat.postMessage", 2)
+    await interact(url, block_actions(action(card, "step_skip", 2)))  # U2 presses Skip
+    await command(url, "", user="U2")  # and asks for the alert form
+    refusals = await emulator.wait_for("chat.postEphemeral", 2)
+    assert all("yours is observer" in r["text"] for r in refusals)
+    assert not emulator.posted("views.open") and not emulator.posted("chat.update")
+
+
 async def interact(url: str, payload: dict[str, Any]) -> int:
     body = form_body({"payload": json.dumps(payload)})
     status, _ = await post(url, body, signed_headers(body, SECRET))

@@ -137,3 +137,18 @@ def test_anything_else_is_refused_with_how_to_name_someone(platform: str, text: 
 def test_bad_admin_commands_say_how_to_write_them(text: str, hint: str) -> None:
     with pytest.raises(CommandError, match=hint.replace("[", r"\[").replace("]", r"\]")):
         parse_command(text)
+
+
+@pytest.mark.parametrize(
+    ("words", "role"),
+    [
+        ("devices", Role.OBSERVER),
+        ("devices trust @a:example.org DEVICE KEY", Role.ADMIN),
+        ("devices block @a:example.org DEVICE", Role.ADMIN),
+        ("new", Role.RESPONDER),
+    ],
+)
+def test_matrix_commands_answered_by_the_connector_need_their_role(words: str, role: Role) -> None:
+    from bot.connectors.matrix.connector import _needed
+
+    assert _needed(words) is role

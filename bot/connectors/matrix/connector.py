@@ -33,12 +33,15 @@ from bot.connectors.matrix.policy import is_allowed
 from bot.connectors.matrix.posting import Queued, RoomPoster
 from bot.connectors.posted import PostedMessages
 from bot.domain import guided
-from bot.domain.case import Place
+from bot.domain.access import Role
+from bot.domain.case import Disclosure, Place
 from bot.domain.commands import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
 from config.settings import Settings
+from handlers.access import is_bound
+from handlers.admin import audit_place_change
 from handlers.context import Services
 from handlers.dispatch import Command, handle, handle_new_alert, may_start
 
@@ -208,7 +211,7 @@ class MatrixConnector:
             # Saved once every event of the batch was handled, before anything that could wait
             # on the network: a crash replays at most this batch, never skips it.
             credentials.save_sync_token(self._store, response.next_batch)
-            self._warn_of_missed_messages(response)
+            await self._warn_of_missed_messages(response)
         finally:
             self._between_batches.set()
         await self._exchange_keys()
@@ -223,7 +226,7 @@ class MatrixConnector:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
 
-    def _warn_of_missed_messages(self, response: SyncResponse) -> None:
+    async def _warn_of_missed_messages(self, response: SyncResponse) -> None:
         """A room whose timeline was cut while Tocsin was away is told so, never left to guess;
         a room just joined shows history, not missed commands."""
         if self._skip_history:
@@ -231,7 +234,7 @@ class MatrixConnector:
         for room_id, info in response.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if info.timeline.limited and room and room_id not in self._joined_this_batch:
-                self._reply(_place(room), error_message(MISSED_NOTICE), None)
+                await self._notice_if_bound(room, MISSED_NOTICE, None)
 
     async def _leave_rooms_without_allies(self) -> None:
         for room in list(self.client.rooms.values()):
@@ -306,15 +309,20 @@ class MatrixConnector:
             await self._continue_guided(conversation, place, event, text)
             return
         verb = words.split(maxsplit=1)[0].lower() if words else ""
-        if verb in ("new", "devices") and await self._refused(event, place, words):
+        answered_here = words.lower() == "new" or verb == "devices"
+        if answered_here and await self._refused(event, place, words):
             return
         if words.lower() == "new":
-            self._start_guided(conversation, place, event)
+            await self._start_guided(conversation, place, event)
         elif verb == "cancel" and (words.lower() == "cancel" or self._guided_active(conversation)):
             await self._continue_guided(conversation, place, event, "cancel")
         elif verb == "devices":
             asker = Asker(event.sender, self.devices.sending_device(event.sender, event.sender_key))
             reply = await self.devices.command(words, room=room, asker=asker)
+            if _needed(words) is Role.ADMIN and not reply.is_error:
+                await asyncio.to_thread(
+                    audit_place_change, self._services, event.sender, place, words
+                )
             self._reply(place, reply, event)
         else:
             await self._run(event.sender, place, words, event)
@@ -328,7 +336,7 @@ class MatrixConnector:
             "device (is Tocsin blocked or unverified in your app?). I asked for the key; please "
             "send the message again."
         )
-        self._reply(_place(room), error_message(notice), event)
+        await self._notice_if_bound(room, notice, event)
 
     async def _request_key_from_sender(self, room: MatrixRoom, event: MegolmEvent) -> None:
         """Ask the sender's devices (not only our own, as nio would) for the missing room key."""
@@ -391,7 +399,7 @@ class MatrixConnector:
             problem = f"it came from a device Tocsin does not trust ({device or 'unknown'})"
         log.info("ignored an event in %s from %s: %s", room.room_id, event.sender, problem)
         notice = f"I ignored a command from {event.sender}: {problem}. See !ua devices."
-        self._reply(_place(room), error_message(notice), None)
+        await self._notice_if_bound(room, notice, None)
         return False
 
     def _is_history(self, room: MatrixRoom, event: Any) -> bool:
@@ -400,12 +408,18 @@ class MatrixConnector:
 
     # Commands --------------------------------------------------------------------------------
 
+    async def _notice_if_bound(self, room: MatrixRoom, text: str, event: Any | None) -> None:
+        """Tell the room something went wrong, where Tocsin is bound (elsewhere it says only
+        how to bind, and only when asked)."""
+        place = _place(room)
+        if await asyncio.to_thread(is_bound, place, self._services):
+            self._reply(place, error_message(text), event)
+
     async def _refused(self, event: RoomMessageText, place: Place, words: str) -> bool:
         """Whether a command this connector answers itself (a guided alert, devices) may not
         run here; the refusal is the reply."""
-        as_command = "new" if words.lower().startswith("new") else "list"
-        request = Command(actor=event.sender, place=place, text=as_command)
-        refused = await asyncio.to_thread(may_start, request, self._services)
+        request = Command(actor=event.sender, place=place, text=words)
+        refused = await asyncio.to_thread(may_start, request, self._services, _needed(words))
         if refused is not None:
             self._reply(place, refused, event)
         return refused is not None
@@ -424,10 +438,12 @@ class MatrixConnector:
             return False
         return True
 
-    def _start_guided(
+    async def _start_guided(
         self, conversation: tuple[str, str], place: Place, event: RoomMessageText
     ) -> None:
-        step = guided.start(names_allowed=place.encrypted)
+        # Names are asked for only where the room will show them back.
+        level = await asyncio.to_thread(self._services.disclosure_here, place)
+        step = guided.start(names_allowed=level is Disclosure.FULL)
         assert step.state is not None
         self._guided[conversation] = (step.state, time.monotonic())
         self._reply(place, _notice(step.say), event)
@@ -459,6 +475,15 @@ class MatrixConnector:
         relation = event.source.get("content", {}).get("m.relates_to") or {}
         root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
         self._poster.queue.put_nowait(Queued(place, message, event.event_id, root))
+
+
+def _needed(words: str) -> Role:
+    """The role the commands this connector answers itself need: trusting or blocking a device
+    is an admin's, listing devices anyone's, a guided alert a responder's."""
+    verb, *rest = words.lower().split()
+    if verb == "devices":
+        return Role.ADMIN if rest else Role.OBSERVER
+    return Role.RESPONDER
 
 
 def _is_edit(event: RoomMessageText) -> bool:

@@ -27,6 +27,7 @@ from bot.connectors.slack.views import (
     new_alert_modal,
     reason_modal,
 )
+from bot.domain.access import Role
 from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
 from bot.domain.messages import Message
@@ -163,10 +164,7 @@ class SlackConnector:
     async def _open_alert_form(
         self, trigger_id: str, channel: str, user: str, summary: str = "", respond: Any = None
     ) -> None:
-        request = Command(actor=f"slack:{user}", place=Place("slack", channel), text="new")
-        refused = await asyncio.to_thread(may_start, request, self._services)
-        if refused is not None:
-            await self.reply(request.place, refused, user=user, respond=respond)
+        if await self._refused(user, channel, respond):
             return
         view = new_alert_modal(
             channel, [p.value for p in Profile], [t.value for t in Threat], summary=summary
@@ -240,6 +238,8 @@ class SlackConnector:
     async def _on_skip_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         code, n = action["value"].split()
+        if await self._refused(body["user"]["id"], _channel(body)):
+            return
         await self.client.views_open(
             trigger_id=body["trigger_id"], view=reason_modal(code, int(n), _channel(body))
         )
@@ -259,6 +259,8 @@ class SlackConnector:
         if choice == "show":
             await self._run(body["user"]["id"], _channel(body), f"show {code}")
             return
+        if await self._refused(body["user"]["id"], _channel(body)):
+            return
         await self.client.views_open(
             trigger_id=body["trigger_id"], view=assign_modal(code, int(n), _channel(body))
         )
@@ -273,6 +275,15 @@ class SlackConnector:
         except SlackApiError:
             name = person
         await self._run(body["user"]["id"], channel, f"assign {code} {n} @{name}")
+
+    async def _refused(self, user: str, channel: str, respond: Any = None) -> bool:
+        """Whether the person may not open a form that changes cases here; the refusal is
+        the answer, before any form opens."""
+        request = Command(actor=f"slack:{user}", place=Place("slack", channel), text="")
+        refused = await asyncio.to_thread(may_start, request, self._services, Role.RESPONDER)
+        if refused is not None:
+            await self.reply(request.place, refused, user=user, respond=respond)
+        return refused is not None
 
     async def reply(
         self, place: Place, message: Message, *, user: str, respond: Any = None
