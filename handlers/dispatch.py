@@ -78,7 +78,7 @@ def handle(command: Command, services: Services) -> Message:
 
 
 def _parse_and_run(command: Command, services: Services) -> Message:
-    binds = command.text.split(maxsplit=1)[:1] == ["bind"]
+    binds = command.text.lower().split(maxsplit=1)[:1] == ["bind"]
     if not binds and not is_bound(command.place, services):
         return error_message(NOT_BOUND)
     if len(command.text) > MAX_COMMAND_CHARS:
@@ -98,14 +98,8 @@ def handle_new_alert(alert: dict[str, Any], command: Command, services: Services
 def may_start(command: Command, services: Services, needed: Role) -> Message | None:
     """Why something needing the `needed` role may not even begin here (a form or a guided
     conversation asks nothing of someone who could not finish it); None when it may."""
-    return _answer_refusal(
-        lambda: refusal_for(needed, actor=command.actor, place=command.place, services=services)
-    )
-
-
-def _answer_refusal(check: Callable[[], Message | None]) -> Message | None:
     try:
-        return check()
+        return refusal_for(needed, actor=command.actor, place=command.place, services=services)
     except Exception:
         log.exception("could not check access")
         return error_message("Tocsin could not check who may do this here; try again shortly.")

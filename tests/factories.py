@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, make_url, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.access import principal
 from bot.domain.case import Place
@@ -96,3 +97,31 @@ def remove_committed_cases(engine: Engine, *, year: int, room: str) -> None:
         session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
         session.query(Destination).filter(Destination.address == room).delete()
         session.query(CaseCounter).filter(CaseCounter.year == year).delete()
+
+
+def committing_services(engine: Engine, world: World, playbook: Playbook, at: datetime) -> Services:
+    """Services that really commit on `engine` (for what another process must see: a dump),
+    with the clock stopped at `at`; clean up with `remove_committed_cases`."""
+    return Services(
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        world=world,
+        playbook=playbook,
+        tz=UTC,
+        clock=lambda: at,
+    )
+
+
+def pg_dump(url: str) -> str:
+    """The data of the PostgreSQL database at `url`, as `pg_dump --data-only` prints it."""
+    parsed = make_url(url)
+    return subprocess.run(
+        [
+            "pg_dump",
+            *("-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432)),
+            *("-U", parsed.username or "postgres", "--data-only", parsed.database or "test"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,13 @@ from bot.store.sealing import generate_key, is_sealed, use_keys
 from handlers.context import Services
 from handlers.dispatch import handle_line
 from handlers.intake import open_case_from_alert
-from tests.conftest import POSTGRES_URL, TEST_DATA_KEY, FrozenClock, isolated_environment
-from tests.factories import fresh_services, remove_committed_cases
+from tests.conftest import POSTGRES_URL, TEST_DATA_KEY, isolated_environment
+from tests.factories import (
+    committing_services,
+    fresh_services,
+    pg_dump,
+    remove_committed_cases,
+)
 from tests.integration.test_cli import tocsin, write_alert
 
 NAME = "Ana Fictional-Sealed"
@@ -84,29 +88,12 @@ def test_a_postgresql_dump_holds_no_name_summary_or_note(
         pytest.skip("the dump is PostgreSQL's")
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
-    real = Services(
-        sessions=sa.orm.sessionmaker(migrated_engine, expire_on_commit=False),
-        world=world,
-        playbook=playbook,
-        tz=UTC,
-        clock=FrozenClock(datetime(2032, 3, 1, tzinfo=UTC)),
-    )
+    real = committing_services(migrated_engine, world, playbook, datetime(2032, 3, 1, tzinfo=UTC))
     schema = migrated_engine.dialect.default_schema_name
     search_path = migrated_engine.url.query.get("options")
     try:
         open_named_case(real)
-        url = sa.make_url(POSTGRES_URL)
-        dump = subprocess.run(
-            [
-                "pg_dump",
-                *("-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)),
-                *("-U", url.username or "postgres", "--data-only", url.database or "test"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        ).stdout
+        dump = pg_dump(POSTGRES_URL)
         assert "UA-2032-0001" in dump, (schema, search_path)
         for secret in SECRETS:
             assert secret not in dump, secret

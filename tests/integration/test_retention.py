@@ -4,7 +4,6 @@ anonymous numbers stay."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +20,12 @@ from handlers.dispatch import handle_line
 from handlers.reminders import run_due
 from handlers.retention import erase_expired
 from tests.conftest import POSTGRES_URL, FrozenClock
-from tests.factories import fresh_services, remove_committed_cases
+from tests.factories import (
+    committing_services,
+    fresh_services,
+    pg_dump,
+    remove_committed_cases,
+)
 
 ROOM = Place("console", "purge-room")
 NAME = "Caro Fictional-Purged"
@@ -119,19 +123,13 @@ def test_a_postgresql_dump_after_purge_holds_no_trace(
         pytest.skip("the dump is PostgreSQL's")
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
-    real = Services(
-        sessions=sa.orm.sessionmaker(migrated_engine, expire_on_commit=False),
-        world=world,
-        playbook=playbook,
-        tz=UTC,
-        clock=FrozenClock(datetime(2033, 3, 1, tzinfo=UTC)),
-    )
+    real = committing_services(migrated_engine, world, playbook, datetime(2033, 3, 1, tzinfo=UTC))
     try:
         code = named_case(real)
         sealed = [v for v in raw_sealed_values_of(migrated_engine, code) if len(v) > 40]
         assert sealed
         say(real, f"ua purge {code} confirm")
-        dump = pg_dump()
+        dump = pg_dump(POSTGRES_URL)
         assert code in dump
         for value in (*sealed, *SENSITIVE):
             assert value not in dump
@@ -144,18 +142,3 @@ def raw_sealed_values_of(engine: Engine, code: str) -> list[str]:
     with engine.connect() as connection:
         summary = connection.execute(select(raw).where(Case.code == code)).scalar_one()
     return [summary]
-
-
-def pg_dump() -> str:
-    url = sa.make_url(POSTGRES_URL)
-    return subprocess.run(
-        [
-            "pg_dump",
-            *("-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)),
-            *("-U", url.username or "postgres", "--data-only", url.database or "test"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
