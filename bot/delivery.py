@@ -11,11 +11,30 @@ from bot.domain.messages import Message
 log = logging.getLogger(__name__)
 
 
+class DeliveryFailed(Exception):
+    """A connector could not post: for good (`permanent`: the channel archived, the bot
+    removed), or for now, to be tried again (after `retry_after` seconds when the service
+    said so)."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class NoConnector(DeliveryFailed):
+    """No running connector serves the place's platform (yet)."""
+
+
 class Sender(Protocol):
     """A connector that can post to places of its platform."""
 
-    async def send(self, place: Place, message: Message) -> None:
-        """Post the message to the place."""
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        """Post the message to the place; with a delivery `key`, a second send of the same
+        key changes nothing already posted."""
 
 
 class Delivery:
@@ -28,7 +47,11 @@ class Delivery:
         """Let `sender` post to places of `platform`."""
         self._senders[platform] = sender
 
-    async def send(self, place: Place, message: Message) -> bool:
+    def serves(self, platform: str) -> bool:
+        """Whether a connector for the platform is registered."""
+        return platform in self._senders
+
+    async def send(self, place: Place, message: Message, key: str | None = None) -> bool:
         """Post the message; False (and a warning naming the place) when no connector serves it."""
         sender = self._senders.get(place.platform)
         if sender is None:
@@ -38,5 +61,5 @@ class Delivery:
                 place,
             )
             return False
-        await sender.send(place, message)
+        await sender.send(place, message, key)
         return True

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot.delivery import Delivery
+from bot.outbox import Dispatcher
 from bot.store.leader import LeaderLock
 from bot.store.schedule import next_wakeup
 from handlers.context import Services
@@ -35,7 +36,9 @@ class Scheduler:
 
     def __init__(self, services: Services, delivery: Delivery, lock: LeaderLock) -> None:
         self._services = services
-        self._delivery = delivery
+        # Every process delivers the outbox (rows are claimed, never sent twice); only the
+        # lock holder schedules.
+        self.dispatcher = Dispatcher(services, delivery)
         self._lock = lock
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -51,6 +54,7 @@ class Scheduler:
         self._loop = asyncio.get_running_loop()
         self.started_at = self._services.clock()
         self._aps.start()
+        self.dispatcher.start()
         self._services.changes.subscribe(self.wake)
         if await self._try_lock():
             await self._lead()
@@ -63,6 +67,7 @@ class Scheduler:
         if self._standby is not None:
             self._standby.cancel()
         self._aps.shutdown(wait=False)
+        await self.dispatcher.stop()
         await asyncio.to_thread(self._lock.release)
 
     def wake(self) -> None:
@@ -140,16 +145,14 @@ class Scheduler:
             return False
 
     async def _run_everything_due(self) -> None:
-        """Run batches until nothing is due, delivering each message on its own."""
+        """Run batches until nothing is due; what they post waits in the outbox, where the
+        dispatcher takes it from."""
         while True:
             now = self._services.clock()
             run = functools.partial(run_due, self._services, now, started_at=self.started_at)
             outgoing = await asyncio.to_thread(run)
-            for item in outgoing:
-                try:
-                    await self._delivery.send(item.place, item.message)
-                except Exception:
-                    log.exception("could not deliver a scheduled message to %s", item.place)
+            if outgoing:
+                self.dispatcher.wake()
             when = await asyncio.to_thread(self._next_wakeup)
             if not outgoing or when is None or when > self._services.clock():
                 return

@@ -24,6 +24,7 @@ from bot.domain.vocabulary import Severity
 from bot.store import schedule as store
 from bot.store.changes import record
 from bot.store.models import ChecklistStep, Destination
+from bot.store.outbox import enqueue
 from handlers.context import Services
 from handlers.digest import build_digest
 from handlers.retention import erase_expired
@@ -82,7 +83,10 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
             message = build_digest(session, services, destination, now, late=when < started)
             planned.append((when, Outgoing(_place(destination), message)))
             destination.next_digest_at = next_digest(destination, now)
-    return [item for _, item in sorted(planned, key=lambda pair: pair[0])]
+        due_order = [item for _, item in sorted(planned, key=lambda pair: pair[0])]
+        for item in due_order:  # in the transaction that advanced them: never lost, never twice
+            enqueue(session=session, place=item.place, message=item.message, now=now)
+    return due_order
 
 
 def _kind(row: ChecklistStep, policy: ReminderPolicy) -> ReminderKind:

@@ -298,3 +298,26 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     destination: Mapped[str | None] = mapped_column(String(320))
     detail: Mapped[dict[str, Any]] = mapped_column(SealedJSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A message Tocsin must deliver, written in the transaction of the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    # The message, sealed: in a full-disclosure room it names the defender.
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
+    # pending → sent, or dead (a permanent failure: the channel archived, the bot removed).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    # A dispatcher holds the row until then; another may take it afterwards.
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

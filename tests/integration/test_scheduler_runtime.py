@@ -32,7 +32,7 @@ class Recorder:
         self.sent: list[str] = []
         self.failures = failures
 
-    async def send(self, place: Place, message: Message) -> None:
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("chat service unreachable")
@@ -90,22 +90,23 @@ async def test_a_backlog_larger_than_one_batch_is_all_delivered(
     assert all("[late: this fell due while Tocsin was offline]" in text for text in recorder.sent)
 
 
-async def test_a_failing_delivery_does_not_stop_the_others(
+async def test_a_failing_delivery_is_retried_and_does_not_stop_the_others(
     running: tuple[Services, Recorder, Scheduler],
 ) -> None:
     services, recorder, scheduler = running
     recorder.failures = 1
     backlog(services, 3)
     await scheduler.start()
-    await recorder.wait_for(2)
+    await recorder.wait_for(3)  # the first failed once, then went, in order
+    assert [text.split(" (")[0] for text in recorder.sent] == [
+        f"Reminder for lead: step {n} of UA-2026-0900" for n in (1, 2, 3)
+    ]
     handle_line(
         'ua new country=HN threats=raid summary="later"', actor="a", place=ROOM, services=services
     )
-    await recorder.wait_for(3)
+    await recorder.wait_for(4)
     assert recorder.failures == 0
-    assert any(
-        text.startswith("Reminder for lead: step 1 of UA-2026-0901") for text in recorder.sent
-    )
+    assert recorder.sent[3].startswith("Reminder for lead: step 1 of UA-2026-0901")
 
 
 async def test_a_case_opened_while_the_scheduler_runs_is_reminded_on_time(

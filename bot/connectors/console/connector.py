@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from bot.connectors.console.render import render_text
+from bot.connectors.posted import PostedMessages
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from handlers.context import Services
@@ -22,6 +23,7 @@ class ConsoleConnector:
 
     def __init__(self, services: Services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
         self._services = services
+        self._posted = PostedMessages(services)
         self._stdin = stdin
         self._stdout = stdout
         self._actor = f"console:{_user_name()}"
@@ -51,8 +53,14 @@ class ConsoleConnector:
         else:
             self._print(render_text(reply))
 
-    async def send(self, place: Place, message: Message) -> None:
-        """Post a message Tocsin sends on its own (reminders, digests) to the terminal."""
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        """Print a message Tocsin sends on its own (reminders, digests). A terminal cannot take
+        a line back, so the delivery key is recorded first: after a crash at that very moment
+        the line is missing rather than printed twice."""
+        if key is not None:
+            if await self._posted.find(place, key):
+                return
+            await self._posted.remember(place, key, key)
         self._print(render_text(message))
 
     def _print(self, text: str) -> None:

@@ -30,8 +30,9 @@ from bot.connectors.matrix import credentials
 from bot.connectors.matrix.devices import Asker, DeviceRegistry
 from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.policy import is_allowed
-from bot.connectors.matrix.posting import Queued, RoomPoster
+from bot.connectors.matrix.posting import PostingError, Queued, RateLimited, RoomPoster
 from bot.connectors.posted import PostedMessages
+from bot.delivery import DeliveryFailed
 from bot.domain import guided
 from bot.domain.access import Role
 from bot.domain.case import Disclosure, Place
@@ -169,9 +170,18 @@ class MatrixConnector:
             self._tasks = []
         await self.client.close()
 
-    async def send(self, place: Place, message: Message) -> None:
-        """Queue a message for a room; it is posted in order, once the homeserver is reachable."""
-        self._poster.queue.put_nowait(Queued(place, message))
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        """Post a message from the outbox (`key` given) now, or DeliveryFailed saying whether
+        to try again; without a key, queue it to be posted in order with retries."""
+        if key is None:
+            self._poster.queue.put_nowait(Queued(place, message))
+            return
+        try:
+            await self._poster.post(Queued(place, message), {}, key)
+        except PostingError as error:
+            raise DeliveryFailed(str(error), permanent=True) from None
+        except RateLimited as error:
+            raise DeliveryFailed(str(error), retry_after=error.retry_after) from None
 
     # Sync ------------------------------------------------------------------------------------
 

@@ -32,6 +32,14 @@ class PostingError(Exception):
     """The homeserver refused a message for a reason that waiting will not fix."""
 
 
+class RateLimited(RuntimeError):
+    """The homeserver asked to wait `retry_after` seconds."""
+
+    def __init__(self, problem: str, retry_after: float | None) -> None:
+        super().__init__(problem)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Queued:
     """A message waiting to be posted; `reply_to` is the command it answers, `thread_root` the
@@ -41,6 +49,19 @@ class Queued:
     message: Message
     reply_to: str | None = None
     thread_root: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The parts of one message already posted (a card, its edit, the thread note), and the
+    delivery key that names each part's transaction."""
+
+    done: dict[str, str]
+    key: str | None
+
+    def tx_id(self, part: str) -> str | None:
+        """A transaction id the homeserver deduplicates: the same part is one event."""
+        return f"tocsin-{self.key}-{part}".replace(":", "-") if self.key else None
 
 
 class RoomPoster:
@@ -95,14 +116,21 @@ class RoomPoster:
             notice = error_message(FAILED_NOTICE.format(problem=problem))
             self.queue.put_nowait(Queued(item.place, notice, item.reply_to, item.thread_root))
 
-    async def post(self, item: Queued, progress: dict[str, str]) -> None:
-        """Post one message: a card edit plus its thread note, or a reply, reminder or notice."""
+    async def post(self, item: Queued, progress: dict[str, str], key: str | None = None) -> None:
+        """Post one message: a card edit plus its thread note, or a reply, reminder or notice.
+        With a delivery `key`, each part goes with a transaction id made from it, so the
+        homeserver keeps one event per part however often it is sent."""
         place, message = item.place, item.message
         if place.address not in self._client.rooms:
+            if key is not None and self._client.next_batch:
+                raise PostingError("Tocsin is no longer in this room")
+            if key is not None:
+                raise RuntimeError("the room is not known yet (first sync)")
             log.warning("not a member of %s: a message for it was not posted", place)
             return
+        parts = _Parts(progress, key)
         if message.card and message.replaces:
-            await self._refresh_card(place, message, progress)
+            await self._refresh_card(place, message, parts)
             return
         content = render.content(message)
         if message.thread:
@@ -113,33 +141,33 @@ class RoomPoster:
             content = render.in_thread(item.thread_root, content, reply_to=item.reply_to)
         elif item.reply_to is not None:
             content = render.in_reply_to(item.reply_to, content)
-        event_id = await self._send_once(progress, "message", place.address, content)
+        event_id = await self._send_once(parts, "message", place.address, content)
         if message.about:
             # One key for each reminder, so a reaction to any of them finds its step.
             await self._posted.remember(place, f"{message.about} {event_id}", event_id)
 
-    async def _refresh_card(self, place: Place, message: Message, progress: dict[str, str]) -> None:
+    async def _refresh_card(self, place: Place, message: Message, parts: _Parts) -> None:
         """Post the case card once, then edit it in place and say what changed in its thread."""
         key = message.replaces or ""
         card = render.content(message, blocks=message.card)
         original = await self._posted.find(place, key)
         if original is None:
-            event_id = await self._send_once(progress, "card", place.address, card)
+            event_id = await self._send_once(parts, "card", place.address, card)
             await self._posted.remember(place, key, event_id)
             return
         edit = render.edit(original, card, summary=message.fallback)
-        await self._send_once(progress, "edit", place.address, edit)
+        await self._send_once(parts, "edit", place.address, edit)
         note = render.in_thread(original, render.content(message))
-        await self._send_once(progress, "note", place.address, note)
+        await self._send_once(parts, "note", place.address, note)
 
     async def _send_once(
-        self, progress: dict[str, str], part: str, room_id: str, content: dict[str, Any]
+        self, parts: _Parts, part: str, room_id: str, content: dict[str, Any]
     ) -> str:
-        if part not in progress:
-            progress[part] = await self.send(room_id, content)
-        return progress[part]
+        if part not in parts.done:
+            parts.done[part] = await self.send(room_id, content, parts.tx_id(part))
+        return parts.done[part]
 
-    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+    async def send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> str:
         """Send one event (encrypted for the trusted devices in an encrypted room); its ID."""
         if len(json.dumps(content).encode()) > MAX_EVENT_BYTES:
             raise PostingError("the message is too long for Matrix")
@@ -147,11 +175,14 @@ class RoomPoster:
         if room.encrypted:
             await self._devices.prepare(room)
         response = await self._client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=False
+            room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=False
         )
         if isinstance(response, RoomSendError):
             problem = f"{response.status_code}: {response.message}"
             status = response.transport_response.status if response.transport_response else 500
+            if status == 429:
+                wait = response.retry_after_ms / 1000 if response.retry_after_ms else None
+                raise RateLimited(problem, wait)
             if status < 500:
                 raise PostingError(problem)
             raise RuntimeError(problem)

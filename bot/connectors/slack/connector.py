@@ -27,6 +27,7 @@ from bot.connectors.slack.views import (
     new_alert_modal,
     reason_modal,
 )
+from bot.delivery import DeliveryFailed
 from bot.domain.access import Role
 from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
@@ -311,27 +312,45 @@ class SlackConnector:
 
     async def _answer(self, place: Place, message: Message, *, user: str) -> None:
         if message.public:
-            await self.send(place, message)
+            await self.post(place, message)
             return
         await self.client.chat_postEphemeral(
             channel=place.address, user=user, text=fallback_text(message), blocks=to_blocks(message)
         )
 
-    async def send(self, place: Place, message: Message) -> None:
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        """Post from the outbox, or DeliveryFailed saying whether to try again (Slack's own
+        rate-limit waits happen first). With a delivery `key`, what was already posted for it
+        is not posted again."""
+        try:
+            await self.post(place, message, key)
+        except SlackApiError as error:
+            raise delivery_failure(error) from None
+
+    async def post(self, place: Place, message: Message, key: str | None = None) -> None:
         """Post to a channel. A message with a case card edits the card in place and says what
         changed in its thread; a reminder goes in the thread of its case's card."""
         text = fallback_text(message)
+        if key is not None and await self._posted.find(place, key):
+            return  # delivered before a restart or a lost answer
         if message.card and message.replaces:
-            await self._refresh_card(place, message, text)
+            await self._refresh_card(place, message, text, key)
             return
         thread = None
         if message.thread:
             thread = await self._posted.find(place, message.thread)
-        await self.client.chat_postMessage(
+        response = await self.client.chat_postMessage(
             channel=place.address, text=text, blocks=to_blocks(message), thread_ts=thread
         )
+        await self._remember(place, key, response)
 
-    async def _refresh_card(self, place: Place, message: Message, text: str) -> None:
+    async def _remember(self, place: Place, key: str | None, response: Any) -> None:
+        if key is not None:
+            await self._posted.remember(place, key, str(response["ts"]))
+
+    async def _refresh_card(
+        self, place: Place, message: Message, text: str, key: str | None
+    ) -> None:
         assert message.replaces is not None
         card = render(message.card)
         ts = await self._posted.find(place, message.replaces)
@@ -340,6 +359,7 @@ class SlackConnector:
                 channel=place.address, text=text, blocks=card
             )
             await self._posted.remember(place, message.replaces, str(response["ts"]))
+            await self._remember(place, key, response)
             return
         try:
             await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
@@ -351,8 +371,40 @@ class SlackConnector:
                 channel=place.address, text=text, blocks=card
             )
             await self._posted.remember(place, message.replaces, str(response["ts"]))
+            await self._remember(place, key, response)
             return
-        await self.client.chat_postMessage(channel=place.address, thread_ts=ts, text=text)
+        response = await self.client.chat_postMessage(
+            channel=place.address, thread_ts=ts, text=text
+        )
+        await self._remember(place, key, response)
+
+
+# Errors that waiting will not fix: the channel is gone or Tocsin was removed or revoked.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "account_inactive",
+        "token_revoked",
+        "invalid_auth",
+        "missing_scope",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+    }
+)
+
+
+def delivery_failure(error: SlackApiError) -> DeliveryFailed:
+    """What a failed Web API call means for the outbox: give up, wait as told, or retry."""
+    code = str(error.response.get("error") or "")
+    status = error.response.status_code
+    if code in PERMANENT_ERRORS:
+        return DeliveryFailed(f"Slack: {code}", permanent=True)
+    retry_after = error.response.headers.get("Retry-After") if status == 429 else None
+    wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
+    return DeliveryFailed(f"Slack: {code or status}", retry_after=wait)
 
 
 async def _skip_redeliveries(req: Any, resp: Any, next: Any) -> Any:

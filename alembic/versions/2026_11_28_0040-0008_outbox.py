@@ -1,0 +1,43 @@
+"""Add the outbox: messages written with the change that caused them, delivered with retries.
+
+Revision ID: 0008_outbox
+Revises: 0007_access_and_retention
+Create Date: 2026-11-28 00:40:00+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008_outbox"
+down_revision: str | None = "0007_access_and_retention"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=20), nullable=False),
+        sa.Column("address", sa.String(length=300), nullable=False),
+        sa.Column("encrypted", sa.Boolean(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+    )
+    op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_due", table_name="outbox")
+    op.drop_table("outbox")

@@ -1,0 +1,148 @@
+"""The dispatcher: delivers outbox rows through the connectors, in order per destination,
+retrying with backoff and jitter, honouring Retry-After, recording every attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import datetime, timedelta
+
+from bot.delivery import Delivery, DeliveryFailed
+from bot.store import outbox as store
+from handlers.context import Services
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=1)
+LONGEST_RETRY = timedelta(minutes=5)
+IDLE_POLL_S = 5.0
+MIN_RETRY_AFTER_S = 0.5
+
+
+def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> timedelta:
+    """The wait before the next attempt: what the service asked for, else exponential backoff
+    from one second, capped at five minutes, with full jitter on its upper half."""
+    if retry_after is not None:
+        return timedelta(seconds=max(retry_after, MIN_RETRY_AFTER_S))
+    ceiling: timedelta = min(FIRST_RETRY * (2 ** min(attempts, 20)), LONGEST_RETRY)
+    return ceiling / 2 + ceiling / 2 * rng.random()
+
+
+class Dispatcher:
+    """Delivers what handlers and the scheduler wrote to the outbox; several may run at once."""
+
+    def __init__(self, services: Services, delivery: Delivery, *, seed: int | None = None) -> None:
+        self._services = services
+        self._delivery = delivery
+        self._rng = random.Random(seed)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Deliver in the background until `stop`; wakes at once on every stored change."""
+        self._loop = asyncio.get_running_loop()
+        self._services.changes.subscribe(self._wake_threadsafe)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop after the message being sent; claimed rows are freed when their lease ends."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look at the outbox now."""
+        self._wake.set()
+
+    def _wake_threadsafe(self) -> None:
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+                wait = await asyncio.to_thread(self._seconds_to_next)
+            except Exception:
+                log.exception("the outbox dispatcher failed; trying again shortly")
+                wait = IDLE_POLL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def deliver_due(self) -> int:
+        """Deliver every row due now, destination by destination in order; how many were sent."""
+        sent = 0
+        while True:
+            batches = await asyncio.to_thread(self._claim)
+            if not batches:
+                return sent
+            # A failed head has moved to a later attempt or the dead letters: the next claim
+            # brings the rows behind it, or what is newly due, never the same row again now.
+            results = await asyncio.gather(*(self._deliver_in_order(b) for b in batches))
+            sent += sum(results)
+
+    async def _deliver_in_order(self, batch: list[store.Delivery]) -> int:
+        for done, item in enumerate(batch):
+            if not await self._deliver_one(item):
+                rest = [later.id for later in batch[done + 1 :]]
+                await asyncio.to_thread(self._release, rest)
+                return done
+        return len(batch)
+
+    async def _deliver_one(self, item: store.Delivery) -> bool:
+        now = self._services.clock
+        try:
+            if not self._delivery.serves(item.place.platform):
+                raise DeliveryFailed(f"no {item.place.platform} connector is running")
+            await self._delivery.send(item.place, item.message, item.key)
+        except asyncio.CancelledError:
+            raise
+        except DeliveryFailed as failure:
+            await asyncio.to_thread(self._failed, item, failure, now())
+            return False
+        except Exception as error:
+            # Logged without the message: it may name a defender.
+            await asyncio.to_thread(self._failed, item, DeliveryFailed(repr(error)[:300]), now())
+            return False
+        await asyncio.to_thread(self._sent, item.id, now())
+        return True
+
+    def _claim(self) -> list[list[store.Delivery]]:
+        with self._services.transaction() as session:
+            return store.claim(session=session, now=self._services.clock())
+
+    def _sent(self, row_id: int, now: datetime) -> None:
+        with self._services.transaction() as session:
+            store.mark_sent(session=session, row_id=row_id, now=now)
+
+    def _failed(self, item: store.Delivery, failure: DeliveryFailed, now: datetime) -> None:
+        retry_at = None
+        if not failure.permanent:
+            retry_at = now + retry_delay(item.attempts, failure.retry_after, self._rng)
+        log.warning(
+            "outbox row %d for %s: attempt %d failed (%s); %s",
+            item.id,
+            item.place,
+            item.attempts + 1,
+            failure.reason,
+            f"next try at {retry_at:%H:%M:%S}" if retry_at else "given up (see tocsin outbox)",
+        )
+        with self._services.transaction() as session:
+            store.mark_failed(
+                session=session, row_id=item.id, now=now, error=failure.reason, retry_at=retry_at
+            )
+
+    def _release(self, row_ids: list[int]) -> None:
+        with self._services.transaction() as session:
+            store.release(session=session, row_ids=row_ids)
+
+    def _seconds_to_next(self) -> float:
+        with self._services.transaction() as session:
+            when = store.next_attempt(session=session)
+        if when is None:
+            return IDLE_POLL_S
+        return min(max((when - self._services.clock()).total_seconds(), 0.01), IDLE_POLL_S)

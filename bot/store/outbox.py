@@ -1,0 +1,191 @@
+"""The outbox: messages waiting to be delivered, claimed in order per destination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.domain.case import Place
+from bot.domain.messages import Message
+from bot.domain.wire import message_from_json, message_to_json
+from bot.store.models import OutboxMessage
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+# How long a dispatcher may hold claimed rows before another one may take them.
+# Long enough for a batch of sends, short enough that a crashed process holds its
+# destinations' queues only briefly (delivery keys make a takeover's resend harmless).
+LEASE = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One claimed row: where, what, and the key that makes a resend land once."""
+
+    id: int
+    place: Place
+    message: Message
+    attempts: int
+
+    @property
+    def key(self) -> str:
+        """A delivery key stable across retries and restarts."""
+        return f"outbox:{self.id}"
+
+
+def enqueue(*, session: Session, place: Place, message: Message, now: datetime) -> None:
+    """Add the message to the outbox, in the caller's transaction."""
+    session.add(
+        OutboxMessage(
+            platform=place.platform,
+            address=place.address,
+            encrypted=place.encrypted,
+            payload=message_to_json(message),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[Delivery]]:
+    """For every destination whose oldest pending row is due and not held, that row and the
+    pending rows after it (at most `per_place`), held for LEASE; each list in sending order.
+    On PostgreSQL rows another dispatcher holds are skipped, never waited for."""
+    heads = _heads()
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    due_heads = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(heads), OutboxMessage.next_attempt_at <= now, free)
+            .order_by(OutboxMessage.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    batches: list[list[Delivery]] = []
+    for head in due_heads:
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.platform == head.platform,
+                    OutboxMessage.address == head.address,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.id >= head.id,
+                    free,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(per_place)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            row.claimed_until = now + LEASE
+        batches.append([_delivery(row) for row in rows])
+    return batches
+
+
+def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
+    """The row was delivered."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(status=SENT, sent_at=now, claimed_until=None, attempts=OutboxMessage.attempts + 1)
+    )
+
+
+def mark_failed(
+    *,
+    session: Session,
+    row_id: int,
+    now: datetime,
+    error: str,
+    retry_at: datetime | None,
+) -> None:
+    """The attempt failed: try again at `retry_at`, or never (dead) when it is None."""
+    values: dict[str, object] = {
+        "attempts": OutboxMessage.attempts + 1,
+        "last_error": error[:500],
+        "claimed_until": None,
+    }
+    if retry_at is None:
+        values["status"] = DEAD
+    else:
+        values["next_attempt_at"] = retry_at
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
+def release(*, session: Session, row_ids: list[int]) -> None:
+    """Give back rows claimed but not tried (the destination's queue stopped at a failure)."""
+    if row_ids:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(claimed_until=None)
+        )
+
+
+def retry_dead(*, session: Session, now: datetime, row_id: int | None = None) -> int:
+    """Put dead rows (one, or all) back in the queue; how many."""
+    query = update(OutboxMessage).where(OutboxMessage.status == DEAD)
+    if row_id is not None:
+        query = query.where(OutboxMessage.id == row_id)
+    result = session.execute(query.values(status=PENDING, next_attempt_at=now, attempts=0))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def rows(*, session: Session, status: str, limit: int = 200) -> list[OutboxMessage]:
+    """Rows in a state, oldest first."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == status)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """How far behind delivery is."""
+
+    pending: int
+    dead: int
+    oldest_pending: datetime | None
+
+
+def backlog(*, session: Session) -> Backlog:
+    """The number of pending and dead rows, and when the oldest pending one was written."""
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.status != SENT)
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == PENDING)
+    )
+    return Backlog(int(counts.get(PENDING, 0)), int(counts.get(DEAD, 0)), oldest)
+
+
+def next_attempt(*, session: Session) -> datetime | None:
+    """When the head of some destination's queue may next be tried (or is free again)."""
+    when = func.coalesce(OutboxMessage.claimed_until, OutboxMessage.next_attempt_at)
+    return session.scalar(select(func.min(when)).where(OutboxMessage.id.in_(_heads())))
+
+
+def _heads() -> Select[Any]:
+    """The oldest pending row of each destination: only it may be sent next."""
+    return (
+        select(func.min(OutboxMessage.id))
+        .where(OutboxMessage.status == PENDING)
+        .group_by(OutboxMessage.platform, OutboxMessage.address)
+    )
+
+
+def _delivery(row: OutboxMessage) -> Delivery:
+    place = Place(row.platform, row.address, row.encrypted)
+    return Delivery(row.id, place, message_from_json(row.payload), row.attempts)

@@ -1,0 +1,180 @@
+"""The outbox: written with the change, delivered in order per destination, retried, and
+dead-lettered only for good reasons; on PostgreSQL two dispatchers never take the same row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
+
+from bot.delivery import Delivery, DeliveryFailed
+from bot.domain.case import Place
+from bot.domain.messages import Message
+from bot.domain.playbook import Playbook
+from bot.domain.world import World
+from bot.outbox import Dispatcher
+from bot.store import outbox as store
+from bot.store.models import OutboxMessage
+from handlers.context import Services
+from tests.conftest import OPENED_AT, FrozenClock
+from tests.factories import committing_services, fresh_services
+from tests.integration.test_cli import tocsin
+
+A, B = Place("console", "room-a"), Place("console", "room-b")
+
+
+@pytest.fixture
+def real(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[Services]:
+    """Services that really commit (the dispatcher works from threads of its own), with a
+    clock the test moves."""
+    services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
+    yield replace(services, clock=FrozenClock())
+    engine.dispose()
+
+
+def note(text: str) -> Message:
+    return Message(fallback=text)
+
+
+class Recorder:
+    """A connector that records sends and fails as told, per message text."""
+
+    def __init__(self, failures: dict[str, DeliveryFailed] | None = None) -> None:
+        self.sent: list[tuple[str, str, str | None]] = []
+        self.failures = dict(failures or {})
+
+    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        failure = self.failures.pop(message.fallback, None)
+        if failure is not None:
+            raise failure
+        self.sent.append((place.address, message.fallback, key))
+
+
+def fill(services: Services, items: list[tuple[Place, str]]) -> None:
+    with services.transaction() as session:
+        for place, text in items:
+            store.enqueue(session=session, place=place, message=note(text), now=services.clock())
+
+
+def dispatcher(services: Services, recorder: Recorder) -> Dispatcher:
+    delivery = Delivery()
+    delivery.register("console", recorder)
+    return Dispatcher(services, delivery, seed=1)
+
+
+async def test_rows_go_in_order_per_destination_with_their_delivery_keys(
+    real: Services,
+) -> None:
+    services = real
+    fill(services, [(A, "a1"), (B, "b1"), (A, "a2"), (B, "b2"), (A, "a3")])
+    recorder = Recorder()
+    assert await dispatcher(services, recorder).deliver_due() == 5
+    for room, texts in (("room-a", ["a1", "a2", "a3"]), ("room-b", ["b1", "b2"])):
+        assert [text for where, text, _ in recorder.sent if where == room] == texts
+    assert all(key and key.startswith("outbox:") for _, _, key in recorder.sent)
+    with services.transaction() as session:
+        assert store.backlog(session=session).pending == 0
+
+
+async def test_a_failure_holds_its_destination_only_and_is_retried_later(
+    real: Services,
+) -> None:
+    services, clock = real, real.clock
+    assert isinstance(clock, FrozenClock)
+    fill(services, [(A, "a1"), (A, "a2"), (B, "b1")])
+    recorder = Recorder({"a1": DeliveryFailed("Slack: ratelimited", retry_after=30)})
+    sender = dispatcher(services, recorder)
+    await sender.deliver_due()
+    assert [text for _, text, _ in recorder.sent] == ["b1"]  # a2 waits behind a1
+    clock.advance(seconds=29)
+    await sender.deliver_due()
+    assert len(recorder.sent) == 1  # Retry-After is honoured
+    clock.advance(seconds=2)
+    await sender.deliver_due()
+    assert [text for _, text, _ in recorder.sent] == ["b1", "a1", "a2"]
+    with services.transaction() as session:
+        sent = store.rows(session=session, status=store.SENT)
+        assert [r.attempts for r in sent if r.payload["fallback"] == "a1"] == [2]
+
+
+async def test_a_permanent_failure_goes_to_the_dead_letters_and_can_be_retried(
+    real: Services,
+) -> None:
+    services = real
+    fill(services, [(A, "a1"), (A, "a2")])
+    recorder = Recorder({"a1": DeliveryFailed("Slack: is_archived", permanent=True)})
+    sender = dispatcher(services, recorder)
+    await sender.deliver_due()
+    assert [text for _, text, _ in recorder.sent] == ["a2"]
+    with services.transaction() as session:
+        [dead] = store.rows(session=session, status=store.DEAD)
+        assert dead.last_error == "Slack: is_archived"
+        assert store.backlog(session=session).dead == 1
+        assert store.retry_dead(session=session, now=services.clock()) == 1
+    await sender.deliver_due()
+    assert [text for _, text, _ in recorder.sent] == ["a2", "a1"]
+
+
+async def test_the_dispatcher_delivers_what_a_change_wrote_without_being_asked(
+    real: Services,
+) -> None:
+    services = real
+    recorder = Recorder()
+    sender = dispatcher(services, recorder)
+    sender.start()
+    try:
+        fill(services, [(A, "woken")])
+        services.changes.notify()
+        for _ in range(100):
+            if recorder.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert [text for _, text, _ in recorder.sent] == ["woken"]
+    finally:
+        await sender.stop()
+
+
+def test_two_dispatchers_never_claim_the_same_row(
+    migrated_engine: Engine, world: World, playbook: Playbook
+) -> None:
+    if migrated_engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    at = OPENED_AT
+    services = committing_services(migrated_engine, world, playbook, at)
+    rooms = (Place("console", "skip-locked-a"), Place("console", "skip-locked-b"))
+    try:
+        fill(services, [(rooms[0], "a1"), (rooms[1], "b1")])
+        with Session(migrated_engine) as first, Session(migrated_engine) as second:
+            mine = store.claim(session=first, now=at)  # not committed: rows locked
+            theirs = store.claim(session=second, now=at)  # skips them, never waits
+            addresses = {d.place.address for batch in mine for d in batch}
+            assert {r.address for r in rooms} <= addresses
+            assert not {d.place.address for b in theirs for d in b} & addresses
+            first.commit()  # leased for LEASE
+            second.rollback()
+            assert store.claim(session=second, now=at) == []
+            later = store.claim(session=second, now=at + store.LEASE + timedelta(seconds=1))
+            assert {r.address for r in rooms} <= {d.place.address for b in later for d in b}
+            second.rollback()
+    finally:
+        with migrated_engine.begin() as connection:
+            connection.execute(
+                delete(OutboxMessage).where(OutboxMessage.address.in_([r.address for r in rooms]))
+            )
+
+
+def test_tocsin_outbox_lists_pending_and_failed_rows(tmp_path: Path) -> None:
+    workdir = tmp_path
+    assert tocsin(workdir, "migrate").returncode == 0
+    empty = tocsin(workdir, "outbox")
+    assert empty.returncode == 0 and "0 pending; 0 failed" in empty.stdout
+    bad = tocsin(workdir, "outbox", "--retry", "x")
+    assert bad.returncode == 2 and "--retry takes a row number" in bad.stderr
+    retried = tocsin(workdir, "outbox", "--retry", "all")
+    assert retried.returncode == 0 and retried.stdout.startswith("0 failed message(s)")
