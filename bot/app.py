@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from bot.connectors.console.connector import ConsoleConnector
 from bot.delivery import Delivery, Sender
 from bot.errors import StartupError
+from bot.http import HttpServer, readiness
 from bot.scheduler import Scheduler
 from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
@@ -27,6 +29,9 @@ from config.world import load_world
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
+
+# A platform's stop (SIGTERM) is followed by a kill after about ten seconds.
+STOP_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -101,16 +106,20 @@ async def run_connectors(settings: Settings, app: Application) -> None:
     """Run every configured connector until stopped; the console when none is configured."""
     delivery = Delivery()
     scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
-    chat = _chat_connectors(settings, app.services)
+    http = HttpServer(settings.tocsin_http_host, settings.tocsin_http_port)
+    chat = _chat_connectors(settings, app.services, http)
+    http.serve_readiness(
+        functools.partial(
+            readiness,
+            app.services,
+            {platform: _connected(c) for platform, c in chat} or {"console": lambda: True},
+            scheduler.running,
+        )
+    )
     if not chat:
-        console = ConsoleConnector(app.services)
-        delivery.register("console", console)
-        await scheduler.start()
-        try:
-            await console.run()
-        finally:
-            await scheduler.stop()
+        await _run_console(app.services, delivery, scheduler, http)
         return
+    await http.start()
     started: list[ChatConnector] = []
     try:
         for platform, connector in chat:
@@ -121,10 +130,42 @@ async def run_connectors(settings: Settings, app: Application) -> None:
         try:
             await _until_stopped()
         finally:
+            # Stop taking commands first, then let the dispatcher send what it can.
+            await _stop_all(started)
+            started = []
             await scheduler.stop()
     finally:
-        for connector in reversed(started):
-            await connector.stop()
+        await _stop_all(started)
+        await http.stop()
+
+
+async def _run_console(
+    services: Services, delivery: Delivery, scheduler: Scheduler, http: HttpServer
+) -> None:
+    console = ConsoleConnector(services)
+    delivery.register("console", console)
+    try:
+        await http.start()
+    except StartupError as error:  # trying Tocsin out must not hinge on a free port
+        log.warning("no health endpoints: %s", error)
+    await scheduler.start()
+    try:
+        await console.run()
+    finally:
+        await scheduler.stop()
+        await http.stop()
+
+
+async def _stop_all(connectors: list[ChatConnector]) -> None:
+    for connector in reversed(connectors):
+        try:
+            await asyncio.wait_for(connector.stop(), timeout=STOP_TIMEOUT_S)
+        except Exception:
+            log.exception("a connector did not stop cleanly")
+
+
+def _connected(connector: ChatConnector) -> Callable[[], bool]:
+    return lambda: bool(getattr(connector, "connected", True))
 
 
 class ChatConnector(Sender, Protocol):
@@ -137,13 +178,15 @@ class ChatConnector(Sender, Protocol):
         """Disconnect."""
 
 
-def _chat_connectors(settings: Settings, services: Services) -> list[tuple[str, ChatConnector]]:
+def _chat_connectors(
+    settings: Settings, services: Services, http: HttpServer
+) -> list[tuple[str, ChatConnector]]:
     # Each connector is imported only when configured: it pulls in a large library.
     connectors: list[tuple[str, ChatConnector]] = []
     if settings.slack_enabled:
         from bot.connectors.slack.connector import SlackConnector
 
-        connectors.append(("slack", SlackConnector(settings, services)))
+        connectors.append(("slack", SlackConnector(settings, services, http)))
     if settings.matrix_enabled:
         from bot.connectors.matrix.connector import MatrixConnector
 

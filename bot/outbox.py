@@ -46,8 +46,12 @@ class Dispatcher:
         self._services.changes.subscribe(self._wake_threadsafe)
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        """Stop after the message being sent; claimed rows are freed when their lease ends."""
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Stop, first sending for up to `drain_s` what is due (a shutdown flushes what it
+        can); rows still claimed are freed when their lease ends."""
+        if self._task is not None and drain_s > 0:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.deliver_due(), timeout=drain_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -28,6 +28,8 @@ STANDBY_POLL_SECONDS = 5.0
 # Even when no change wakes it, the scheduler looks at the database this often: a lost wake-up
 # or a row written by another process delays work by a minute at most, never indefinitely.
 HEARTBEAT = timedelta(seconds=60)
+# On stop, the dispatcher may send for this long what is due before giving up its rows.
+DRAIN_S = 3.0
 RETRY_FIRST, RETRY_LONGEST = timedelta(seconds=5), timedelta(minutes=5)
 
 
@@ -67,8 +69,12 @@ class Scheduler:
         if self._standby is not None:
             self._standby.cancel()
         self._aps.shutdown(wait=False)
-        await self.dispatcher.stop()
+        await self.dispatcher.stop(drain_s=DRAIN_S)
         await asyncio.to_thread(self._lock.release)
+
+    def running(self) -> bool:
+        """Whether the scheduler is up (leading, or standing by for the lock)."""
+        return bool(self._aps.running)
 
     def wake(self) -> None:
         """Something changed (from any thread): look again at when the next item is due."""

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.domain.alert import parse_alert
 from bot.domain.case import CaseView, Place
 from bot.domain.directory import Directory
-from bot.domain.messages import Message
+from bot.domain.duplicates import WINDOW, Recent, likely_duplicate
+from bot.domain.messages import Message, Paragraph
 from bot.domain.triage import Triage, triage
 from bot.domain.views import case_opened
-from bot.store.cases import open_case
+from bot.store.cases import case_by_source, open_case, recent_open_cases
+from bot.store.changes import record
+from bot.store.models import Case
 from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination
@@ -28,19 +36,107 @@ def triage_alert(data: Any, services: Services, directory: Directory | None = No
     return triage(alert, services.world, services.playbook, directory, today=services.today())
 
 
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """The case an alert maps to, and whether this alert opened it (or, not opened, whether
+    it was taken for a likely duplicate of that case)."""
+
+    view: CaseView
+    opened: bool
+    duplicate: bool = False
+
+
 def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Services) -> CaseView:
-    """Validate, route and store the alert as a new case in one transaction."""
+    """Validate, route and store the alert as a new case in one transaction (the case its
+    source id already opened, when it has one)."""
+    return take_alert(data, actor=actor, place=place, services=services).view
+
+
+def take_alert(data: Any, *, actor: str, place: Place, services: Services) -> Intake:
+    """`open_case_from_alert`, saying whether a case was opened: an alert whose
+    `source.external_id` was seen before (a retry, a resubmitted form) maps to that case."""
     result = triage_alert(data, services)
-    with services.transaction() as session:
-        now = services.clock()
-        case = open_case(
-            session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
+    source_id = result.alert.source.external_id
+    try:
+        with services.transaction() as session:
+            seen = _case_from_source(session, services, source_id, place)
+            if seen is not None:
+                return Intake(seen, opened=False)
+            now = services.clock()
+            twin = None if result.alert.separate else _twin(session, result, now)
+            if twin is not None:
+                record(
+                    session=session,
+                    case=twin,
+                    actor=actor,
+                    place=place,
+                    action="duplicate_alert",
+                    now=now,
+                    detail={"threats": [t.value for t in result.alert.threats]},
+                )
+                shown = visible_view(session, services, twin, place)
+                return Intake(shown, opened=False, duplicate=True)
+            case = open_case(
+                session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
+            )
+            ensure_destination(session=session, place=place, services=services, now=now)
+            return Intake(visible_view(session, services, case, place), opened=True)
+    except IntegrityError:
+        if source_id is None:
+            raise
+        with services.transaction() as session:  # the same id, committed a moment before
+            view = _case_from_source(session, services, source_id, place)
+        if view is None:
+            raise
+        return Intake(view, opened=False)
+
+
+def _twin(session: Session, result: Triage, now: datetime) -> Case | None:
+    """An open case this alert most likely repeats (same defender, country, threats, a day)."""
+    alert = result.alert
+    cases = recent_open_cases(session=session, country=alert.country, since=now - WINDOW)
+    recent = [
+        Recent(
+            code=c.code,
+            country=c.country,
+            threats=frozenset(t.threat for t in c.threats),
+            opened_at=c.created_at,
+            defender=c.defender.name if c.defender else None,
         )
-        ensure_destination(session=session, place=place, services=services, now=now)
-        return visible_view(session, services, case, place)
+        for c in cases
+    ]
+    code = likely_duplicate(
+        country=alert.country,
+        threats=frozenset(t.value for t in alert.threats),
+        defender=alert.defender.name,
+        now=now,
+        recent=recent,
+    )
+    return next((c for c in cases if c.code == code), None)
+
+
+def _case_from_source(
+    session: Session, services: Services, source_id: str | None, place: Place
+) -> CaseView | None:
+    case = case_by_source(session=session, source_id=source_id) if source_id else None
+    return visible_view(session, services, case, place) if case is not None else None
 
 
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
     """`ua new …`: open the case and reply with its code and first step."""
-    view = open_case_from_alert(data, actor=actor, place=place, services=services)
-    return case_opened(view, services.zone_for(place))
+    intake = take_alert(data, actor=actor, place=place, services=services)
+    if intake.duplicate:
+        code = intake.view.code
+        text = (
+            f"Not opened: this looks like {code} (the same defender in the same country, "
+            f"overlapping threats, opened in the last 24 hours), so it was added to {code}'s "
+            "log. If it is a separate incident, send it again with separate=yes."
+        )
+        return Message(fallback=text, blocks=(Paragraph(text),), public=True)
+    if not intake.opened:
+        text = (
+            f"Already opened as {intake.view.code}: an alert with the same source id came "
+            f"before, so no second case was opened. See it with: ua show {intake.view.code}"
+        )
+        return Message(fallback=text, blocks=(Paragraph(text),))
+    return case_opened(intake.view, services.zone_for(place))

@@ -1,4 +1,4 @@
-"""Add the outbox: messages written with the change that caused them, delivered with retries.
+"""Add the outbox (messages written with their change, delivered with retries); source ids unique.
 
 Revision ID: 0008_outbox
 Revises: 0007_access_and_retention
@@ -36,8 +36,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
+    # An alert's source id opens one case, however often it arrives.
+    op.drop_index("ix_cases_source_external_id", table_name="cases")
+    op.create_index("ix_cases_source_external_id", "cases", ["source_external_id"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_source_external_id", table_name="cases")
+    op.create_index("ix_cases_source_external_id", "cases", ["source_external_id"])
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")

@@ -115,6 +115,8 @@ class Alert(_Strict):
     business: Business | None = None
     consent: Consent = Consent()
     source: Source = Source()
+    # Open a case even when one for the same defender, country and threats is a day old or less.
+    separate: bool = False
 
     @field_validator("country")
     @classmethod

@@ -512,6 +512,7 @@ NEW_CASE_KEYS: dict[str, tuple[tuple[str, ...], bool]] = {
     "home_country": (("business", "home_country"), False),
     "financiers": (("business", "financiers"), True),
     "consent": (("consent",), True),
+    "separate": (("separate",), False),
 }
 _KEY_SPELLINGS = {"organization": "organisation", "threat": "threats", "profile": "profiles"}
 CONSENT_USES = ("government", "un_public", "media")

@@ -241,7 +241,8 @@ def _words(terms: tuple[str, ...]) -> list[str]:
 
 _HELP = {
     "new": "Open a case. Keys: country, threats, profiles, summary, occurred_on, severity, "
-    "defender, organisation, gender, perpetrators, company, home_country, financiers, consent. "
+    "defender, organisation, gender, perpetrators, company, home_country, financiers, consent, "
+    "separate (yes: open it even if it looks like a case of the last 24 hours). "
     "Lists are comma-separated; quote values with spaces.",
     "route": "Show whom to engage and why for an alert, without opening a case (same keys as new).",
     "list": "List open cases; 'ua list all' lists closed ones too.",

@@ -171,6 +171,21 @@ def get_case(*, session: Session, code: str, for_update: bool = False) -> Case |
     return session.scalar(query)
 
 
+def recent_open_cases(*, session: Session, country: str, since: datetime) -> list[Case]:
+    """Open cases in the country opened since `since`, with their defenders and threats."""
+    query = (
+        select(Case)
+        .where(Case.country == country, Case.status == "open", Case.created_at >= since)
+        .options(selectinload(Case.defender), selectinload(Case.threats))
+    )
+    return list(session.scalars(query))
+
+
+def case_by_source(*, session: Session, source_id: str) -> Case | None:
+    """The case an alert with this source id opened, if any."""
+    return session.scalar(select(Case).where(Case.source_external_id == source_id))
+
+
 def case_view(
     case: Case, *, country_name: str, detail: bool = False, identity: bool = False
 ) -> CaseView:

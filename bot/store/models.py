@@ -57,7 +57,8 @@ class Case(Base):
     consent_un_public: Mapped[bool] = mapped_column(default=False)
     consent_media: Mapped[bool] = mapped_column(default=False)
     source_reported_by: Mapped[str | None] = mapped_column(SealedText)
-    source_external_id: Mapped[str | None] = mapped_column(String(500), index=True)
+    # A partner's or Slack's id of the alert: the same id is the same case, never a second one.
+    source_external_id: Mapped[str | None] = mapped_column(String(500), index=True, unique=True)
     opened_by: Mapped[str] = mapped_column(String(200))
     # Where the case was raised: reminders and escalations go back there.
     origin_platform: Mapped[str] = mapped_column(String(20), default="", server_default="")

@@ -465,10 +465,20 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
         status, seconds = await command(url, NEW)
         assert status == 200 and seconds < 3
         [_, card] = await emulator.wait_for("chat.postMessage", count=2)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as alive:
+                assert alive.status == 200
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                report = await ready.json()
+                assert ready.status == 200, report
+        assert report["database"] and report["connectors"] == {"slack": True}
+        assert report["scheduler"] and report["outbox_failed"] == 0
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-0001")
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM, as a platform stops a process
+        stopping = time.monotonic()
         process.wait(timeout=15)
+    assert time.monotonic() - stopping < 10, "a platform kills what takes longer"
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
 
 

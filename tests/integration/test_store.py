@@ -28,6 +28,8 @@ ALERT = {
     "summary": "Held incommunicado at a police station.",
     "defender": {"name": "Ana Example", "organisation": "Radio Ejemplo"},
 }
+# The same alert again and again, each time a case of its own (not taken for a duplicate).
+REPEATED = {**ALERT, "separate": True}
 
 
 def test_migrations_reach_head_and_match_the_models(migrated_engine: Engine) -> None:
@@ -68,13 +70,13 @@ def test_case_numbers_count_up_and_restart_each_year(
     services: Services, clock: FrozenClock
 ) -> None:
     codes = [
-        open_case_from_alert(ALERT, actor="t", place=CONSOLE, services=services).code
+        open_case_from_alert(REPEATED, actor="t", place=CONSOLE, services=services).code
         for _ in range(3)
     ]
     assert codes == ["UA-2026-0001", "UA-2026-0002", "UA-2026-0003"]
     clock.now = datetime(2027, 1, 1, 12, tzinfo=UTC)
     assert (
-        open_case_from_alert(ALERT, actor="t", place=CONSOLE, services=services).code
+        open_case_from_alert(REPEATED, actor="t", place=CONSOLE, services=services).code
         == "UA-2027-0001"
     )
 
@@ -84,9 +86,9 @@ def test_the_case_year_follows_the_organisations_time_zone(
 ) -> None:
     # 03:00 UTC on New Year's Day is still 31 December in Tegucigalpa (UTC-6).
     clock.now = datetime(2027, 1, 1, 3, tzinfo=UTC)
-    assert open_case_from_alert(ALERT, actor="t", place=CONSOLE, services=services).code.startswith(
-        "UA-2026-"
-    )
+    assert open_case_from_alert(
+        REPEATED, actor="t", place=CONSOLE, services=services
+    ).code.startswith("UA-2026-")
 
 
 def test_concurrent_intake_never_reuses_a_case_code(
@@ -105,7 +107,7 @@ def test_concurrent_intake_never_reuses_a_case_code(
             codes = list(
                 pool.map(
                     lambda _: (
-                        open_case_from_alert(ALERT, actor="t", place=CONSOLE, services=real).code
+                        open_case_from_alert(REPEATED, actor="t", place=CONSOLE, services=real).code
                     ),
                     range(12),
                 )

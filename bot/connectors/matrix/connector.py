@@ -90,6 +90,7 @@ class MatrixConnector:
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
         self._posted = PostedMessages(services)
+        self.synced_at = float("-inf")
         self._poster = RoomPoster(self.client, self.devices, services, max_pause_s=max_retry_wait_s)
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
         self._joined_at: dict[str, int] = {}
@@ -110,6 +111,11 @@ class MatrixConnector:
     def device_id(self) -> str:
         """The bot's one device: the same across restarts."""
         return str(self.client.device_id)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a sync succeeded lately (a long poll lasts SYNC_TIMEOUT_MS)."""
+        return time.monotonic() - self.synced_at < SYNC_TIMEOUT_MS / 1000 * 2 + 30
 
     async def start(self) -> None:
         """Log in (or restore the saved device), catch up, then sync and deliver in the background.
@@ -202,6 +208,7 @@ class MatrixConnector:
         while True:
             try:
                 await self._sync_once(timeout_ms=SYNC_TIMEOUT_MS)
+                self.synced_at = time.monotonic()
                 pause = 1.0
             except asyncio.CancelledError:
                 raise

@@ -34,6 +34,7 @@ from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.vocabulary import Profile, Threat
 from bot.errors import StartupError
+from bot.http import HttpServer
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle, handle_new_alert, may_start
@@ -49,7 +50,11 @@ MAX_OPTIONS = 100
 class SlackConnector:
     """One Slack workspace: answers `/ua` and posts Tocsin's own messages."""
 
-    def __init__(self, settings: Settings, services: Services) -> None:
+    def __init__(
+        self, settings: Settings, services: Services, http: HttpServer | None = None
+    ) -> None:
+        """With `http`, Slack's events are served on Tocsin's shared HTTP server (add the
+        connector before the server starts); without, the connector runs its own."""
         assert settings.slack_bot_token is not None
         self._settings = settings
         self._services = services
@@ -83,6 +88,10 @@ class SlackConnector:
         self.app.shortcut("raise_alert")(self._on_raise_shortcut)
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
+        self._shared_http = http
+        if http is not None and settings.slack_app_token is None:
+            http.application.router.add_post(EVENTS_PATH, self._on_http)
+        self.connected = False
 
     async def start(self) -> None:
         """Connect: Socket Mode when an app token is set, else an HTTP endpoint for events.
@@ -94,6 +103,11 @@ class SlackConnector:
             self._socket = AsyncSocketModeHandler(self.app, app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack connected in Socket Mode")
+            self.connected = True
+            return
+        self.connected = True
+        if self._shared_http is not None:
+            log.info("Slack events served at %s on Tocsin's HTTP server", EVENTS_PATH)
             return
         self._http = web.AppRunner(self.web_application())
         await self._http.setup()
