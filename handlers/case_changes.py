@@ -10,7 +10,7 @@ from bot.domain.commands import CaseChange, RecordReply, SetConsent
 from bot.domain.commands import unquote as _unquote
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
-from bot.domain.views import audit_message, checklist_message
+from bot.domain.views import audit_message
 from bot.store.cases import get_case
 from bot.store.changes import (
     audit_trail,
@@ -25,7 +25,7 @@ from bot.store.changes import (
 )
 from bot.store.models import Case
 from handlers.context import Services
-from handlers.loading import found, open_case_for_change, visible_view
+from handlers.loading import card_reply, found, open_case_for_change
 
 
 def change_case(change: CaseChange, *, actor: str, place: Place, services: Services) -> Message:
@@ -62,8 +62,7 @@ def change_case(change: CaseChange, *, actor: str, place: Place, services: Servi
             now=now,
             detail=detail,
         )
-        view = visible_view(session, services, case, place)
-    return checklist_message(view, services.zone_for(place), headline)
+        return card_reply(session, services, case, place, headline)
 
 
 def _outcome_and_note(text: str) -> tuple[str, str]:
@@ -103,12 +102,11 @@ def set_consent(change: SetConsent, *, actor: str, place: Place, services: Servi
             now=now,
             detail={"changes": change.changes, **{k: v for k, v in moved.items() if v}},
         )
-        view = visible_view(session, services, case, place)
-    answers = ", ".join(f"{use}={'yes' if on else 'no'}" for use, on in change.changes.items())
-    headline = f"Consent recorded: {answers}." + "".join(
-        f" {_steps_phrase(numbers)} {verb}." for verb, numbers in moved.items() if numbers
-    )
-    return checklist_message(view, services.zone_for(place), headline)
+        answers = ", ".join(f"{use}={'yes' if on else 'no'}" for use, on in change.changes.items())
+        headline = f"Consent recorded: {answers}." + "".join(
+            f" {_steps_phrase(numbers)} {verb}." for verb, numbers in moved.items() if numbers
+        )
+        return card_reply(session, services, case, place, headline)
 
 
 def _steps_phrase(numbers: list[int]) -> str:
@@ -138,8 +136,7 @@ def record_reply(change: RecordReply, *, actor: str, place: Place, services: Ser
             now=now,
             detail={"target": target.name, "text": change.text},
         )
-        view = visible_view(session, services, case, place)
-    return checklist_message(view, services.zone_for(place), f"Reply from {target.name} recorded.")
+        return card_reply(session, services, case, place, f"Reply from {target.name} recorded.")
 
 
 def _log(code: str, place: Place, services: Services) -> Message:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ from bot.store.models import Case
 from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination
-from handlers.loading import visible_view
+from handlers.loading import queued, visible_view
 
 
 def triage_alert(data: Any, services: Services, directory: Directory | None = None) -> Triage:
@@ -44,6 +45,8 @@ class Intake:
     view: CaseView
     opened: bool
     duplicate: bool = False
+    # The reply to post, already in the outbox, when one was asked for and a case was opened.
+    message: Message | None = None
 
 
 def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Services) -> CaseView:
@@ -52,7 +55,14 @@ def open_case_from_alert(data: Any, *, actor: str, place: Place, services: Servi
     return take_alert(data, actor=actor, place=place, services=services).view
 
 
-def take_alert(data: Any, *, actor: str, place: Place, services: Services) -> Intake:
+def take_alert(
+    data: Any,
+    *,
+    actor: str,
+    place: Place,
+    services: Services,
+    reply: Callable[[CaseView, tzinfo], Message] | None = None,
+) -> Intake:
     """`open_case_from_alert`, saying whether a case was opened: an alert whose
     `source.external_id` was seen before (a retry, a resubmitted form) maps to that case."""
     result = triage_alert(data, services)
@@ -80,15 +90,20 @@ def take_alert(data: Any, *, actor: str, place: Place, services: Services) -> In
                 session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
             )
             ensure_destination(session=session, place=place, services=services, now=now)
-            return Intake(visible_view(session, services, case, place), opened=True)
+            view = visible_view(session, services, case, place)
+            message = None
+            if reply is not None:
+                said = reply(view, services.zone_for_place(session, place))
+                message = queued(session, services, place, said)
+            return Intake(view, opened=True, message=message)
     except IntegrityError:
         if source_id is None:
             raise
         with services.transaction() as session:  # the same id, committed a moment before
-            view = _case_from_source(session, services, source_id, place)
-        if view is None:
+            earlier = _case_from_source(session, services, source_id, place)
+        if earlier is None:
             raise
-        return Intake(view, opened=False)
+        return Intake(earlier, opened=False)
 
 
 def _twin(session: Session, result: Triage, now: datetime) -> Case | None:
@@ -124,7 +139,7 @@ def _case_from_source(
 
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
     """`ua new …`: open the case and reply with its code and first step."""
-    intake = take_alert(data, actor=actor, place=place, services=services)
+    intake = take_alert(data, actor=actor, place=place, services=services, reply=case_opened)
     if intake.duplicate:
         code = intake.view.code
         text = (
@@ -139,4 +154,5 @@ def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Mess
             f"before, so no second case was opened. See it with: ua show {intake.view.code}"
         )
         return Message(fallback=text, blocks=(Paragraph(text),))
-    return case_opened(intake.view, services.zone_for(place))
+    assert intake.message is not None
+    return intake.message

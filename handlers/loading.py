@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from bot.domain import lifecycle
 from bot.domain.case import CaseView, Place, disclose
 from bot.domain.lifecycle import TransitionError
+from bot.domain.messages import Message
+from bot.domain.views import checklist_message
 from bot.store.cases import case_view
 from bot.store.changes import case_state
 from bot.store.models import Case
+from bot.store.outbox import enqueue
 from handlers.context import Services
 
 
@@ -24,6 +30,32 @@ def open_case_for_change(case: Case | None, code: str) -> Case:
     checked = found(case, code)
     lifecycle.ensure_open(case_state(checked))
     return checked
+
+
+# The connector that answers a command posts its public reply at once; the dispatcher steps in
+# only when that has not happened within this grace.
+REPLY_GRACE = timedelta(seconds=5)
+DELIVERABLE = frozenset({"console", "slack", "matrix"})
+
+
+def card_reply(
+    session: Session, services: Services, case: Case, place: Place, headline: str
+) -> Message:
+    """The checklist reply to a change of the case, written to the outbox in the change's
+    transaction, so the team hears of it even if posting fails or the process dies now."""
+    view = visible_view(session, services, case, place)
+    message = checklist_message(view, services.zone_for_place(session, place), headline)
+    return queued(session, services, place, message)
+
+
+def queued(session: Session, services: Services, place: Place, message: Message) -> Message:
+    """The public message, also written to the outbox (a place Tocsin can post to only)."""
+    if not message.public or place.platform not in DELIVERABLE:
+        return message
+    key = enqueue(
+        session=session, place=place, message=message, now=services.clock(), due_in=REPLY_GRACE
+    )
+    return replace(message, outbox_key=key)
 
 
 def visible_view(session: Session, services: Services, case: Case, place: Place) -> CaseView:

@@ -20,11 +20,10 @@ from bot.domain.measures import (
 )
 from bot.domain.messages import Message
 from bot.domain.playbook import MeasureFollowUps
-from bot.domain.views import checklist_message
 from bot.store.changes import lock_case, record
 from bot.store.models import Case, ChecklistStep, Measure
 from handlers.context import Services
-from handlers.loading import open_case_for_change, visible_view
+from handlers.loading import card_reply, open_case_for_change
 
 FOLLOW_UP, REVIEW = "measure_follow_up", "measure_review"
 DATE_RANGE = timedelta(days=5 * 366)
@@ -66,11 +65,10 @@ def record_measure(
                 "follow_up": due.isoformat() if due else None,
             },
         )
-        view = visible_view(session, services, case, place)
-    headline = f"{body.name} {body.kind} measures {change.reference}: {change.state}."
-    if due is not None:
-        headline += f" Follow-up added, due {_local(due, services.tz)}."
-    return checklist_message(view, services.zone_for(place), headline)
+        headline = f"{body.name} {body.kind} measures {change.reference}: {change.state}."
+        if due is not None:
+            headline += f" Follow-up added, due {_local(due, services.tz)}."
+        return card_reply(session, services, case, place, headline)
 
 
 def _check_dates(change: RecordMeasure, today: date) -> None:

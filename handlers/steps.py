@@ -10,11 +10,10 @@ from bot.domain.case import Disclosure, Place
 from bot.domain.commands import StepChange
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
-from bot.domain.views import checklist_message
 from bot.store.changes import lock_case, record, step_state, store_step
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
-from handlers.loading import open_case_for_change, visible_view
+from handlers.loading import card_reply, open_case_for_change
 from handlers.measures import follow_up_done
 
 
@@ -38,11 +37,9 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
             now=now,
             detail=_detail(change, before, after),
         )
-        view = visible_view(session, services, case, place)
         notes_shown = services.disclosure_for(session, place) is not Disclosure.MINIMAL
-    return checklist_message(
-        view, services.zone_for(place), _confirmation(change, after, notes_shown=notes_shown)
-    )
+        headline = _confirmation(change, after, notes_shown=notes_shown)
+        return card_reply(session, services, case, place, headline)
 
 
 def _step(case: Case, n: int) -> ChecklistStep:

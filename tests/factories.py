@@ -17,7 +17,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
-from bot.store.models import AuditEvent, Case, CaseCounter, Destination
+from bot.store.models import AuditEvent, Case, CaseCounter, Destination, OutboxMessage
 from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
 from handlers.dispatch import Command, handle
@@ -96,6 +96,7 @@ def remove_committed_cases(engine: Engine, *, year: int, room: str) -> None:
             session.delete(case)
         session.query(AuditEvent).filter(AuditEvent.case_id.is_(None)).delete()
         session.query(Destination).filter(Destination.address == room).delete()
+        session.query(OutboxMessage).filter(OutboxMessage.address == room).delete()
         session.query(CaseCounter).filter(CaseCounter.year == year).delete()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain.case import Place
+from bot.store.outbox import mark_sent, row_id
 from bot.store.posted import find_posted, find_posted_key, remember_posted
 from handlers.context import Services
 
@@ -26,6 +27,16 @@ class PostedMessages:
     async def key_of(self, place: Place, message_id: str) -> str | None:
         """The key a message was posted under (what a reaction to it is about)."""
         return await asyncio.to_thread(self._key_of, place, message_id)
+
+    async def delivered(self, key: str | None) -> None:
+        """The outbox row behind this delivery key was posted: the dispatcher leaves it."""
+        row = row_id(key) if key else None
+        if row is not None:
+            await asyncio.to_thread(self._delivered, row)
+
+    def _delivered(self, row: int) -> None:
+        with self._services.transaction() as session:
+            mark_sent(session=session, row_id=row, now=self._services.clock())
 
     def _find(self, place: Place, key: str) -> str | None:
         with self._services.transaction() as session:

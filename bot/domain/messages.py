@@ -92,6 +92,10 @@ class Message:
     # Who this message is addressed to (an owner, a lead), as the case records them; connectors
     # notify only these people, never whoever the text happens to name.
     mentions: tuple[str, ...] = ()
+    # The outbox row that also carries this message (`outbox:17`): the connector answering the
+    # command posts it at once under this delivery key and marks the row sent; should it fail
+    # or die, the dispatcher delivers the row, and the key keeps it from landing twice.
+    outbox_key: str | None = None
 
 
 def error_message(text: str) -> Message:

@@ -36,20 +36,34 @@ class Delivery:
         return f"outbox:{self.id}"
 
 
-def enqueue(*, session: Session, place: Place, message: Message, now: datetime) -> None:
-    """Add the message to the outbox, in the caller's transaction."""
-    session.add(
-        OutboxMessage(
-            platform=place.platform,
-            address=place.address,
-            encrypted=place.encrypted,
-            payload=message_to_json(message),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+def enqueue(
+    *,
+    session: Session,
+    place: Place,
+    message: Message,
+    now: datetime,
+    due_in: timedelta = timedelta(0),
+) -> str:
+    """Add the message to the outbox, in the caller's transaction; its delivery key."""
+    row = OutboxMessage(
+        platform=place.platform,
+        address=place.address,
+        encrypted=place.encrypted,
+        payload=message_to_json(message),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now + due_in,
+        created_at=now,
     )
+    session.add(row)
+    session.flush()
+    return f"outbox:{row.id}"
+
+
+def row_id(key: str) -> int | None:
+    """The row a delivery key names, or None for a key of another kind."""
+    prefix, _, number = key.partition(":")
+    return int(number) if prefix == "outbox" and number.isdigit() else None
 
 
 def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[Delivery]]:

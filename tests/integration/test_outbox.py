@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
+from bot.connectors.posted import PostedMessages
 from bot.delivery import Delivery, DeliveryFailed
 from bot.domain.case import Place
 from bot.domain.messages import Message
@@ -22,11 +23,14 @@ from bot.outbox import Dispatcher
 from bot.store import outbox as store
 from bot.store.models import OutboxMessage
 from handlers.context import Services
+from handlers.dispatch import handle_line
 from tests.conftest import OPENED_AT, FrozenClock
 from tests.factories import committing_services, fresh_services
 from tests.integration.test_cli import tocsin
 
 A, B = Place("console", "room-a"), Place("console", "room-b")
+NEW = 'ua new country=HN threats=raid summary="office raided (fictional)"'
+NEW_TOO = 'ua new country=GT threats=raid summary="another office raided (fictional)"'
 
 
 @pytest.fixture
@@ -178,3 +182,23 @@ def test_tocsin_outbox_lists_pending_and_failed_rows(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--retry takes a row number" in bad.stderr
     retried = tocsin(workdir, "outbox", "--retry", "all")
     assert retried.returncode == 0 and retried.stdout.startswith("0 failed message(s)")
+
+
+async def test_a_card_reply_is_in_the_outbox_and_sent_once_whoever_sends_it(
+    real: Services,
+) -> None:
+    services, clock = real, real.clock
+    assert isinstance(clock, FrozenClock)
+    room = Place("console", "stdin")
+    opened = handle_line(NEW, actor="console:ana", place=room, services=services)
+    later = handle_line(NEW_TOO, actor="console:ana", place=room, services=services)
+    assert opened is not None and later is not None
+    assert opened.outbox_key and later.outbox_key  # written with the case it announces
+    recorder = Recorder()
+    sender = dispatcher(services, recorder)
+    assert await sender.deliver_due() == 0  # the answering connector has a grace to post it
+    await PostedMessages(services).delivered(opened.outbox_key)  # it posted the first …
+    clock.advance(seconds=6)
+    assert await sender.deliver_due() == 1  # … and died before the second: the outbox sends it
+    assert [key for _, _, key in recorder.sent] == [later.outbox_key]
+    assert recorder.sent[0][1].startswith("Opened UA-2026-0002")

@@ -30,9 +30,13 @@ class Recorder:
 
     def __init__(self, failures: int = 0) -> None:
         self.sent: list[str] = []
+        self.cards: list[str] = []
         self.failures = failures
 
     async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+        if message.fallback.startswith("Opened "):
+            self.cards.append(message.fallback)  # a case card no connector posted in the test
+            return
         if self.failures:
             self.failures -= 1
             raise ConnectionError("chat service unreachable")

@@ -50,8 +50,11 @@ class ConsoleConnector:
         )
         if reply is None:
             self._print("! Commands start with 'ua'. Try: ua help")
-        else:
-            self._print(render_text(reply))
+            return
+        if reply.outbox_key is not None:  # printed here: the dispatcher must not print it again
+            await self._posted.remember(CONSOLE, reply.outbox_key, reply.outbox_key)
+        self._print(render_text(reply))
+        await self._posted.delivered(reply.outbox_key)
 
     async def send(self, place: Place, message: Message, key: str | None = None) -> None:
         """Print a message Tocsin sends on its own (reminders, digests). A terminal cannot take

@@ -97,6 +97,7 @@ class RoomPoster:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 await self.post(item, progress)
+                await self._posted.delivered(item.message.outbox_key)
                 return
             except asyncio.CancelledError:
                 raise
@@ -128,7 +129,7 @@ class RoomPoster:
                 raise RuntimeError("the room is not known yet (first sync)")
             log.warning("not a member of %s: a message for it was not posted", place)
             return
-        parts = _Parts(progress, key)
+        parts = _Parts(progress, key if key is not None else message.outbox_key)
         if message.card and message.replaces:
             await self._refresh_card(place, message, parts)
             return

@@ -326,7 +326,8 @@ class SlackConnector:
 
     async def _answer(self, place: Place, message: Message, *, user: str) -> None:
         if message.public:
-            await self.post(place, message)
+            await self.post(place, message, message.outbox_key)
+            await self._posted.delivered(message.outbox_key)
             return
         await self.client.chat_postEphemeral(
             channel=place.address, user=user, text=fallback_text(message), blocks=to_blocks(message)
