@@ -40,7 +40,7 @@ from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.text import MAX_COMMAND_CHARS, clean
 from bot.domain.views import help_message, routing_message
-from handlers.access import NOT_BOUND, is_bound, refusal, refusal_for
+from handlers.access import NOT_BOUND, refusal, refusal_for, standing
 from handlers.admin import bind, disclosure, give_role, list_roles, unbind
 from handlers.case_changes import change_case, record_reply, set_consent
 from handlers.cases import list_cases, show_case
@@ -78,15 +78,17 @@ def handle(command: Command, services: Services) -> Message:
 
 
 def _parse_and_run(command: Command, services: Services) -> Message:
+    here = standing(actor=command.actor, place=command.place, services=services)
     binds = command.text.lower().split(maxsplit=1)[:1] == ["bind"]
-    if not binds and not is_bound(command.place, services):
+    if not binds and not here.bound:
         return error_message(NOT_BOUND)
     if len(command.text) > MAX_COMMAND_CHARS:
         return error_message(
             f"That command is {len(command.text):,} characters long; Tocsin reads at most "
             f"{MAX_COMMAND_CHARS:,}. Shorten the summary or the note."
         )
-    return _authorised(parse_command(clean(command.text)), command, services)
+    parsed = parse_command(clean(command.text))
+    return refusal(parsed, here) or _run(parsed, command, services)
 
 
 def handle_new_alert(alert: dict[str, Any], command: Command, services: Services) -> Message:
@@ -99,15 +101,16 @@ def may_start(command: Command, services: Services, needed: Role) -> Message | N
     """Why something needing the `needed` role may not even begin here (a form or a guided
     conversation asks nothing of someone who could not finish it); None when it may."""
     try:
-        return refusal_for(needed, actor=command.actor, place=command.place, services=services)
+        here = standing(actor=command.actor, place=command.place, services=services)
+        return refusal_for(needed, here)
     except Exception:
         log.exception("could not check access")
         return error_message("Tocsin could not check who may do this here; try again shortly.")
 
 
 def _authorised(parsed: ParsedCommand, command: Command, services: Services) -> Message:
-    refused = refusal(parsed, actor=command.actor, place=command.place, services=services)
-    return refused if refused is not None else _run(parsed, command, services)
+    here = standing(actor=command.actor, place=command.place, services=services)
+    return refusal(parsed, here) or _run(parsed, command, services)
 
 
 def _answer(command: Command, services: Services, run: Callable[[], Message]) -> Message:

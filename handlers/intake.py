@@ -94,7 +94,7 @@ def take_alert(
             message = None
             if reply is not None:
                 said = reply(view, services.zone_for_place(session, place))
-                message = queued(session, services, place, said)
+                message = queued(session, services, place, said, case.code)
             return Intake(view, opened=True, message=message)
     except IntegrityError:
         if source_id is None:

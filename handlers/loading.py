@@ -45,15 +45,23 @@ def card_reply(
     transaction, so the team hears of it even if posting fails or the process dies now."""
     view = visible_view(session, services, case, place)
     message = checklist_message(view, services.zone_for_place(session, place), headline)
-    return queued(session, services, place, message)
+    return queued(session, services, place, message, case.code)
 
 
-def queued(session: Session, services: Services, place: Place, message: Message) -> Message:
-    """The public message, also written to the outbox (a place Tocsin can post to only)."""
+def queued(
+    session: Session, services: Services, place: Place, message: Message, case_code: str
+) -> Message:
+    """The public message about the case, also written to the outbox (a place Tocsin can post
+    to only)."""
     if not message.public or place.platform not in DELIVERABLE:
         return message
     key = enqueue(
-        session=session, place=place, message=message, now=services.clock(), due_in=REPLY_GRACE
+        session=session,
+        place=place,
+        message=message,
+        now=services.clock(),
+        due_in=REPLY_GRACE,
+        case_code=case_code,
     )
     return replace(message, outbox_key=key)
 

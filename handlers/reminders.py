@@ -38,6 +38,7 @@ class Outgoing:
 
     place: Place
     message: Message
+    case_code: str | None = None
 
 
 def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[Outgoing]:
@@ -77,7 +78,7 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
                 now=now,
                 detail={"n": row.n, "count": row.reminders_sent},
             )
-            planned.append((when, Outgoing(place, message)))
+            planned.append((when, Outgoing(place, message, row.case.code)))
         for destination in store.due_digests(session=session, now=now):
             when = destination.next_digest_at or now
             message = build_digest(session, services, destination, now, late=when < started)
@@ -85,7 +86,13 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
             destination.next_digest_at = next_digest(destination, now)
         due_order = [item for _, item in sorted(planned, key=lambda pair: pair[0])]
         for item in due_order:  # in the transaction that advanced them: never lost, never twice
-            enqueue(session=session, place=item.place, message=item.message, now=now)
+            enqueue(
+                session=session,
+                place=item.place,
+                message=item.message,
+                now=now,
+                case_code=item.case_code,
+            )
     return due_order
 
 

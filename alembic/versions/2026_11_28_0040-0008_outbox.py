@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(length=20), nullable=False),
         sa.Column("address", sa.String(length=300), nullable=False),
         sa.Column("encrypted", sa.Boolean(), nullable=False),
+        sa.Column("case_code", sa.String(length=20), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
+    op.create_index(op.f("ix_outbox_case_code"), "outbox", ["case_code"])
     # An alert's source id opens one case, however often it arrives.
     op.drop_index("ix_cases_source_external_id", table_name="cases")
     op.create_index("ix_cases_source_external_id", "cases", ["source_external_id"], unique=True)
@@ -44,5 +46,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_cases_source_external_id", table_name="cases")
     op.create_index("ix_cases_source_external_id", "cases", ["source_external_id"])
+    op.drop_index(op.f("ix_outbox_case_code"), table_name="outbox")
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")

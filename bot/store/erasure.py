@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from bot.domain.case import FREE_TEXT_DETAILS
 from bot.store.models import AuditEvent, Case
+from bot.store.outbox import drop_undelivered
 
 log = logging.getLogger(__name__)
 
 # Tables whose rows held the erased values, compacted after an erasure on PostgreSQL.
-_TOUCHED_TABLES = ("cases", "defenders", "targets", "checklist_steps", "audit_events")
+_TOUCHED_TABLES = ("cases", "defenders", "targets", "checklist_steps", "audit_events", "outbox")
 
 
 def erase_case(*, session: Session, case: Case, now: datetime) -> None:
@@ -30,6 +31,7 @@ def erase_case(*, session: Session, case: Case, now: datetime) -> None:
     for event in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id)):
         if any(key in event.detail for key in FREE_TEXT_DETAILS):
             event.detail = {k: v for k, v in event.detail.items() if k not in FREE_TEXT_DETAILS}
+    drop_undelivered(session=session, case_code=case.code)
     case.erased_at = now
 
 

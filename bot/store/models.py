@@ -311,7 +311,9 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(300))
     encrypted: Mapped[bool] = mapped_column(default=False)
-    # The message, sealed: in a full-disclosure room it names the defender.
+    # The case the message is about, so erasing the case drops its undelivered messages.
+    case_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    # The message, sealed (emptied once delivered): in a full-disclosure room it names the defender.
     payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     # pending → sent, or dead (a permanent failure: the channel archived, the bot removed).
     status: Mapped[str] = mapped_column(String(10), default="pending")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
@@ -43,9 +43,12 @@ def enqueue(
     message: Message,
     now: datetime,
     due_in: timedelta = timedelta(0),
+    case_code: str | None = None,
 ) -> str:
-    """Add the message to the outbox, in the caller's transaction; its delivery key."""
+    """Add the message (about `case_code`, if about a case) to the outbox, in the caller's
+    transaction; its delivery key."""
     row = OutboxMessage(
+        case_code=case_code,
         platform=place.platform,
         address=place.address,
         encrypted=place.encrypted,
@@ -108,7 +111,14 @@ def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .values(status=SENT, sent_at=now, claimed_until=None, attempts=OutboxMessage.attempts + 1)
+        # Delivered: the text is no longer needed here, and may name a defender.
+        .values(
+            status=SENT,
+            sent_at=now,
+            claimed_until=None,
+            attempts=OutboxMessage.attempts + 1,
+            payload={},
+        )
     )
 
 
@@ -139,6 +149,15 @@ def release(*, session: Session, row_ids: list[int]) -> None:
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(claimed_until=None)
         )
+
+
+def drop_undelivered(*, session: Session, case_code: str) -> None:
+    """Forget what was still to be posted about an erased case."""
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.case_code == case_code, OutboxMessage.status != SENT
+        )
+    )
 
 
 def retry_dead(*, session: Session, now: datetime, row_id: int | None = None) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Text, select
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
-from bot.store.models import Case, ChecklistStep, Defender, Target
+from bot.store.models import Case, ChecklistStep, Defender, OutboxMessage, Target
 from handlers.context import Services
 from handlers.dispatch import handle_line
 from handlers.reminders import run_due
@@ -56,7 +56,14 @@ def named_case(services: Services) -> str:
 
 def raw_sealed_values(engine: Engine) -> list[str]:
     """The stored (encrypted) bytes of every sensitive column of the case, as text."""
-    columns = (Defender.name, Defender.organisation, Case.summary, ChecklistStep.note, Target.reply)
+    columns = (
+        Defender.name,
+        Defender.organisation,
+        Case.summary,
+        ChecklistStep.note,
+        Target.reply,
+        OutboxMessage.payload,  # the case's cards waiting to be posted
+    )
     values: list[str] = []
     with engine.connect() as connection:
         for column in columns:
