@@ -32,9 +32,12 @@ class NoConnector(DeliveryFailed):
 class Sender(Protocol):
     """A connector that can post to places of its platform."""
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
         """Post the message to the place; with a delivery `key`, a second send of the same
-        key changes nothing already posted."""
+        key changes nothing already posted. `maybe_sent`: an earlier attempt may have posted
+        it without recording so (a crash): look before posting."""
 
 
 class Delivery:
@@ -51,7 +54,9 @@ class Delivery:
         """Whether a connector for the platform is registered."""
         return platform in self._senders
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> bool:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> bool:
         """Post the message; False (and a warning naming the place) when no connector serves it."""
         sender = self._senders.get(place.platform)
         if sender is None:
@@ -61,5 +66,5 @@ class Delivery:
                 place,
             )
             return False
-        await sender.send(place, message, key)
+        await sender.send(place, message, key, maybe_sent=maybe_sent)
         return True

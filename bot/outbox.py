@@ -102,7 +102,9 @@ class Dispatcher:
         try:
             if not self._delivery.serves(item.place.platform):
                 raise DeliveryFailed(f"no {item.place.platform} connector is running")
-            await self._delivery.send(item.place, item.message, item.key)
+            await self._delivery.send(
+                item.place, item.message, item.key, maybe_sent=item.maybe_sent
+            )
         except asyncio.CancelledError:
             raise
         except DeliveryFailed as failure:

@@ -40,6 +40,7 @@ from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.text import MAX_COMMAND_CHARS, clean
 from bot.domain.views import help_message, routing_message
+from bot.store.db import is_transient, patiently
 from handlers.access import NOT_BOUND, refusal, refusal_for, standing
 from handlers.admin import bind, disclosure, give_role, list_roles, unbind
 from handlers.case_changes import change_case, record_reply, set_consent
@@ -52,6 +53,11 @@ from handlers.retention import purge
 from handlers.steps import change_step
 
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    "Tocsin's database did not answer, so nothing was saved. Send the same command again in a "
+    "minute; if this goes on, tell your admin (tocsin run's log says why)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,7 @@ def _authorised(parsed: ParsedCommand, command: Command, services: Services) -> 
 
 def _answer(command: Command, services: Services, run: Callable[[], Message]) -> Message:
     try:
-        reply = run()
+        reply = patiently(run)
         services.changes.notify()
         return reply
     except (CommandError, TransitionError) as error:
@@ -123,7 +129,10 @@ def _answer(command: Command, services: Services, run: Callable[[], Message]) ->
     except AlertError as error:
         usage = f" Usage: {USAGE_NEW}" if error.message == "is required" else ""
         return error_message(f"Not accepted: {error}.{usage}")
-    except Exception:
+    except Exception as error:
+        if is_transient(error):
+            log.error("command from %s given up: the database stayed unavailable", command.place)
+            return error_message(DATABASE_DOWN)
         incident = uuid.uuid4().hex[:8]
         # The command text may name a defender: log the incident id and place, not the text.
         log.exception("command failed (incident %s, from %s)", incident, command.place)

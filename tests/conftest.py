@@ -162,3 +162,13 @@ def isolated_environment(database: Path, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault drills' tallies: alerts sent, cases, cards, duplicates and losses per drill."""
+    from tests.fault_drill import TALLIES
+
+    if TALLIES:
+        terminalreporter.write_sep("-", "fault drills")
+        for result in TALLIES:
+            terminalreporter.write_line(result.line())

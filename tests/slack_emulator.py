@@ -49,6 +49,14 @@ class SlackEmulator:
     closed_channels: set[str] = field(default_factory=set)
     #: Messages someone deleted: updating them fails with message_not_found.
     deleted: set[str] = field(default_factory=set)
+    #: Every message in every channel, oldest first, as conversations.history reads them.
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    _outage_until: float = 0.0
+    _outage_calls: itertools.count[int] = field(default_factory=itertools.count)
+    _outage_retry_after: int = 1
+    #: How long each chat.postMessage takes to answer, once the message is posted (a slow
+    #: Slack: a client killed meanwhile never learns its message went out).
+    post_latency_s: float = 0.0
 
     @property
     def api_url(self) -> str:
@@ -78,6 +86,15 @@ class SlackEmulator:
     def break_method(self, method: str, error: str = "internal_error") -> None:
         """Make every later call of `method` fail with `error` (a Slack outage, a missing scope)."""
         self._broken[method] = error
+
+    def outage(self, seconds: float, *, retry_after: int = 1) -> None:
+        """For `seconds`, answer every chat.* call with HTTP 500 or 429 (Retry-After), in turn:
+        Slack having an incident."""
+        self._outage_until = time.monotonic() + seconds
+        self._outage_retry_after = retry_after
+
+    def in_outage(self) -> bool:
+        return time.monotonic() < self._outage_until
 
     def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
@@ -113,6 +130,8 @@ class SlackEmulator:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if method.startswith("chat.") and self.in_outage():
+            return self._outage_answer(method, args)
         if method in self._broken:
             self.calls.append(Call(f"{method}#error", args))
             return web.json_response({"ok": False, "error": self._broken[method]})
@@ -121,7 +140,61 @@ class SlackEmulator:
             self.violations.extend(f"{method}: {p}" for p in problems)
             return web.json_response({"ok": False, "error": "invalid_blocks", "errors": problems})
         self.calls.append(Call(method, args))
-        return web.json_response(self._answer(method, args))
+        answer = self._answer(method, args)
+        if method == "chat.postMessage" and self.post_latency_s:
+            await asyncio.sleep(self.post_latency_s)
+        return web.json_response(answer)
+
+    def _outage_answer(self, method: str, args: dict[str, Any]) -> web.Response:
+        if next(self._outage_calls) % 2:
+            self.calls.append(Call(f"{method}#429", args))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(self._outage_retry_after)},
+            )
+        self.calls.append(Call(f"{method}#500", args))
+        return web.Response(status=500, text="<html>Internal Server Error</html>")
+
+    def _store(self, args: dict[str, Any], ts: str) -> None:
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        message = {"ts": ts, "text": args.get("text", ""), "channel": args.get("channel")}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        if metadata:
+            message["metadata"] = metadata
+        self.messages.append(message)
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first; metadata only when asked for."""
+        found = [
+            m
+            for m in self.messages
+            if m["channel"] == args.get("channel")
+            and "thread_ts" not in m
+            and float(m["ts"]) >= float(args.get("oldest") or 0)
+        ]
+        return {"ok": True, "messages": self._shown(found[::-1], args), "has_more": False}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent, then its replies, oldest first."""
+        thread = args.get("ts")
+        found = [
+            m
+            for m in self.messages
+            if m["channel"] == args.get("channel") and thread in (m["ts"], m.get("thread_ts"))
+        ]
+        return {"ok": True, "messages": self._shown(found, args), "has_more": False}
+
+    @staticmethod
+    def _shown(found: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+        limit = int(args.get("limit") or 100)
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+        return [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in found[:limit]
+        ]
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "chat.update" and args.get("ts") in self.deleted:
@@ -139,7 +212,13 @@ class SlackEmulator:
         if method == "chat.postMessage":
             if args.get("channel") in self.closed_channels:
                 return {"ok": False, "error": "not_in_channel"}
-            return {"ok": True, "channel": args.get("channel"), "ts": f"{next(self._ts)}.000100"}
+            ts = f"{next(self._ts)}.000100"
+            self._store(args, ts)
+            return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "conversations.history":
+            return self._history(args)
+        if method == "conversations.replies":
+            return self._replies(args)
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
@@ -254,7 +333,7 @@ async def _arguments(request: web.Request) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(raw or "{}")
     else:
         data = dict(parse_qsl(raw))
-    for key in ("blocks", "attachments", "view"):
+    for key in ("blocks", "attachments", "view", "metadata"):
         if isinstance(data.get(key), str):
             data[key] = json.loads(data[key])
     return data

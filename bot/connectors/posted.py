@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain.case import Place
-from bot.store.outbox import mark_sent, row_id
+from bot.store.outbox import mark_sent, release, row_id, take
 from bot.store.posted import find_posted, find_posted_key, remember_posted
 from handlers.context import Services
 
@@ -33,6 +33,28 @@ class PostedMessages:
         row = row_id(key) if key else None
         if row is not None:
             await asyncio.to_thread(self._delivered, row)
+
+    async def take(self, key: str | None) -> bool:
+        """Hold the outbox row behind `key` to post it now; False when the dispatcher has it
+        or it was sent (then it is not to be posted here). Keys of no row are always free."""
+        row = row_id(key) if key else None
+        if row is None:
+            return True
+        return await asyncio.to_thread(self._take, row)
+
+    async def give_back(self, key: str | None) -> None:
+        """The post was refused, so nothing went out: the dispatcher may try the row."""
+        row = row_id(key) if key else None
+        if row is not None:
+            await asyncio.to_thread(self._give_back, row)
+
+    def _take(self, row: int) -> bool:
+        with self._services.transaction() as session:
+            return take(session=session, row_id=row, now=self._services.clock())
+
+    def _give_back(self, row: int) -> None:
+        with self._services.transaction() as session:
+            release(session=session, row_ids=[row])
 
     def _delivered(self, row: int) -> None:
         with self._services.transaction() as session:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long a command waits for a database that is locked or restarting before it gives up.
+PATIENCE_S = 20.0
+FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0
 
 
 def normalise_database_url(url: str) -> URL:
@@ -21,7 +32,8 @@ def normalise_database_url(url: str) -> URL:
 def create_database_engine(url: str | URL, **options: Any) -> Engine:
     """An engine with foreign keys enforced and, on SQLite, concurrent readers allowed."""
     parsed = normalise_database_url(url) if isinstance(url, str) else url
-    engine = create_engine(parsed, **options)
+    # A pooled connection a restarted server dropped is noticed and replaced on checkout.
+    engine = create_engine(parsed, **{"pool_pre_ping": True, **options})
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
@@ -65,3 +77,34 @@ def sqlite_file_missing(engine: Engine) -> bool:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (replies are built from them)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error may pass by itself: a SQLite file another process holds
+    locked, a PostgreSQL server restarting, a connection it dropped."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if isinstance(error.orig, sqlite3.Error):
+        text = str(error.orig).lower()
+        return "locked" in text or "busy" in text
+    return True
+
+
+def patiently(work: Callable[[], T], *, patience_s: float = PATIENCE_S) -> T:
+    """Run `work` (one whole transaction), running it again while the database is briefly
+    unavailable, for up to `patience_s`; then the last error is raised."""
+    deadline = time.monotonic() + patience_s
+    pause = FIRST_PAUSE_S
+    while True:
+        try:
+            return work()
+        except DBAPIError as error:
+            if not is_transient(error) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("the database is unavailable (%s); trying again", type(error.orig))
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_S)

@@ -29,6 +29,9 @@ class Delivery:
     place: Place
     message: Message
     attempts: int
+    #: Someone took the row before and never said how it went (a crash, a lost answer):
+    #: it may have been posted, so the sender looks before posting again.
+    maybe_sent: bool = False
 
     @property
     def key(self) -> str:
@@ -100,10 +103,26 @@ def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[D
                 .with_for_update(skip_locked=True)
             )
         )
+        batch = [_delivery(row) for row in rows]
         for row in rows:
             row.claimed_until = now + LEASE
-        batches.append([_delivery(row) for row in rows])
+        batches.append(batch)
     return batches
+
+
+def take(*, session: Session, row_id: int, now: datetime) -> bool:
+    """Hold one pending row for a connector about to post it itself (the command's own
+    answer); False when it is held, sent or gone, and so not this caller's to post."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.claimed_until.is_(None),
+        )
+        .values(claimed_until=now + LEASE)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
@@ -221,4 +240,5 @@ def _heads() -> Select[Any]:
 
 def _delivery(row: OutboxMessage) -> Delivery:
     place = Place(row.platform, row.address, row.encrypted)
-    return Delivery(row.id, place, message_from_json(row.payload), row.attempts)
+    maybe_sent = row.claimed_until is not None
+    return Delivery(row.id, place, message_from_json(row.payload), row.attempts, maybe_sent)

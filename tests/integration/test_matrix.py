@@ -6,9 +6,12 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -17,18 +20,25 @@ from urllib.request import Request, urlopen
 
 import pytest
 from nio import MegolmEvent, RoomKeyRequest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from bot.connectors.matrix.connector import TIMELINE_LIMIT, MatrixConnector
 from bot.connectors.matrix.devices import fingerprint
+from bot.delivery import Delivery
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
+from bot.scheduler import Scheduler
+from bot.store import outbox
+from bot.store.leader import LeaderLock
+from bot.store.models import Case, Defender, OutboxMessage
+from config.playbook import load_playbook
 from config.settings import Settings
 from handlers.context import Services
 from handlers.reminders import run_due
 from tests.conftest import isolated_environment
 from tests.factories import bind_place, fresh_services
+from tests.fault_drill import DRILL_PLAYBOOK, STEPS, tally
 from tests.matrix_people import Responder, Seen
 from tests.synapse_server import SynapseServer
 
@@ -581,3 +591,89 @@ async def test_a_named_defender_is_shown_in_the_encrypted_room_and_never_logged(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert any(r.name.startswith("nio") for r in caplog.records), "nio's own logs were captured"
     assert LOGGED_NAME not in logged and "Radio Logged" not in logged
+
+
+def drill_alert(n: int) -> str:
+    return (
+        f"!ua new country=HN threats=arbitrary_detention profiles=journalist "
+        f'defender="Drill Person {n}" summary="drill alert {n}: held at a police station"'
+    )
+
+
+def matrix_deliveries(team: Team, lead: Responder) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    """Each case's cards and each (case, step) reminder the lead received, counted."""
+    cards: Counter[str] = Counter()
+    reminders: Counter[tuple[str, str]] = Counter()
+    for seen in lead.seen:
+        if seen.event.sender != team.bot_id or seen.relation.get("rel_type") == "m.replace":
+            continue
+        card = re.match(r"(UA-\d{4}-\d{4}) · ", seen.body)
+        if card and not seen.relation:  # a card, not an edit of one or a note in its thread
+            cards[card.group(1)] += 1
+        reminder = re.match(r"Reminder for \w+: step (\d+) of (UA-\d{4}-\d{4})", seen.body)
+        if reminder:
+            reminders[(reminder.group(2), reminder.group(1))] += 1
+    return cards, reminders
+
+
+async def test_drill_the_homeserver_stopped_while_alerts_and_reminders_are_due(
+    synapse: SynapseServer, tmp_path: Path, world: World
+) -> None:
+    """Five alerts, then the homeserver stops while their cards and reminders are due, then
+    five more once it is back: each case's card and reminders reach the room exactly once."""
+    started = time.monotonic()
+    drill_playbook = tmp_path / "drill.yaml"
+    drill_playbook.write_text(DRILL_PLAYBOOK)
+    services, engine = fresh_services(
+        tmp_path / "drill.db", world, load_playbook(world, drill_playbook)
+    )
+    crew = Team(synapse, tmp_path, services)
+    delivery = Delivery()
+    scheduler = Scheduler(crew.services, delivery, LeaderLock(engine))
+    try:
+        delivery.register("matrix", await crew.start_bot())
+        await scheduler.start()
+        lead = await crew.lead()
+        room = await joined_room(crew, lead)
+        for n in range(1, 6):
+            await lead.say(room, drill_alert(n))
+        await asyncio.to_thread(synapse.stop)
+        try:
+            await asyncio.sleep(6)  # every reminder of the first five falls due meanwhile
+        finally:
+            await asyncio.to_thread(synapse.start)
+        for n in range(6, 11):
+            await lead.say(room, drill_alert(n))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            cards, reminders = matrix_deliveries(crew, lead)
+            if len(cards) >= 10 and len(reminders) >= 10 * STEPS:
+                break
+            await lead.sync(timeout_ms=500)
+        await lead.quiet_for(1.0, sender=crew.bot_id, after=len(lead.seen))
+        cards, reminders = matrix_deliveries(crew, lead)
+        with crew.services.transaction() as session:
+            people = Counter(
+                str(name)
+                for name in session.scalars(
+                    select(Defender.name).join(Case, Case.id == Defender.case_id)
+                )
+            )
+            waiting = outbox.backlog(session=session)
+            most_attempts = session.scalar(select(func.max(OutboxMessage.attempts)))
+        result = tally(
+            "Matrix homeserver down 6 s",
+            sent=10,
+            accepted=10,
+            cases_by_person=people,
+            cards=cards,
+            reminders=reminders,
+            started=started,
+        )
+    finally:
+        await scheduler.stop()
+        await crew.close()
+        engine.dispose()
+    assert (waiting.pending, waiting.dead) == (0, 0)
+    assert most_attempts and most_attempts > 1, "no delivery met the stopped homeserver"
+    assert (result.duplicates, result.losses) == (0, 0), result.line()

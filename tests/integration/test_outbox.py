@@ -53,7 +53,9 @@ class Recorder:
         self.sent: list[tuple[str, str, str | None]] = []
         self.failures = dict(failures or {})
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
         failure = self.failures.pop(message.fallback, None)
         if failure is not None:
             raise failure

@@ -33,7 +33,9 @@ class Recorder:
         self.cards: list[str] = []
         self.failures = failures
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
         if message.fallback.startswith("Opened "):
             self.cards.append(message.fallback)  # a case card no connector posted in the test
             return

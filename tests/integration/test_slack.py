@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 
 from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
+from bot.delivery import Delivery
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
+from bot.outbox import Dispatcher
 from bot.store.models import Case, Destination
 from config.settings import Settings
 from handlers.context import Services
@@ -228,12 +230,20 @@ async def test_user_text_never_pings_anyone(
 
 
 async def test_rate_limits_are_waited_out_and_nothing_is_dropped(
-    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
 ) -> None:
-    _, url = http_mode
-    emulator.fail("chat.postMessage", times=2, retry_after=1)
-    await command(url, NEW)
-    [card] = await emulator.wait_for("chat.postMessage", timeout=15)
+    """A refused post waits in the outbox; the dispatcher sends it after the Retry-After."""
+    connector, url = http_mode
+    delivery = Delivery()
+    delivery.register("slack", connector)
+    dispatcher = Dispatcher(services, delivery)
+    dispatcher.start()
+    try:
+        emulator.fail("chat.postMessage", times=2, retry_after=1)
+        await command(url, NEW)
+        [card] = await emulator.wait_for("chat.postMessage", timeout=15)
+    finally:
+        await dispatcher.stop()
     assert card["text"].startswith("Opened UA-")
     assert [c.method for c in emulator.calls].count("chat.postMessage#429") == 2
 
@@ -337,8 +347,8 @@ async def test_ua_alone_opens_the_alert_form_and_submitting_it_opens_a_case(
     assert "Compliance Advisor Ombudsman" in str(card["blocks"])
 
 
-async def test_the_message_shortcut_prefills_the_form_with_the_message(
-    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+async def test_the_message_shortcut_prefills_the_form_and_raising_it_twice_is_one_case(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
 ) -> None:
     _, url = http_mode
     status = await interact(
@@ -358,7 +368,25 @@ async def test_the_message_shortcut_prefills_the_form_with_the_message(
     [opened] = await emulator.wait_for("views.open")
     summary = next(b for b in opened["view"]["blocks"] if b["block_id"] == "summary")
     assert summary["element"]["initial_value"] == "A lawyer was detained this morning"
-    assert opened["view"]["private_metadata"] == "C1"
+    assert opened["view"]["private_metadata"] == "C1 5.5"
+
+    values = {
+        **chosen("country", selected_option={"value": "HN"}),
+        **chosen("threats", selected_options=[{"value": "arbitrary_detention"}]),
+        **chosen("summary", value="A lawyer was detained this morning"),
+    }
+    # Two people raise the same message (or one person twice): one case.
+    for person in ("U3", "U4"):
+        form = submission(opened["view"], values)
+        assert await interact(url, {**form, "user": {"id": person}}) == 200
+        await emulator.wait_for("chat.postMessage", timeout=5)
+    with services.transaction() as session:
+        [case] = session.scalars(select(Case)).all()
+    assert case.source_external_id == "slack:T1:C1:5.5"
+    await asyncio.sleep(0.5)
+    answers = [c.args.get("text", "") for c in emulator.calls if c.method.startswith("chat.")]
+    assert sum(text.startswith("Opened ") for text in answers) == 1, answers
+    assert any(case.code in text for text in answers[1:]), answers
 
 
 async def test_an_unbound_channel_gets_one_line_and_only_admins_bind_it(

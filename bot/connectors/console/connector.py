@@ -56,7 +56,9 @@ class ConsoleConnector:
         self._print(render_text(reply))
         await self._posted.delivered(reply.outbox_key)
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
         """Print a message Tocsin sends on its own (reminders, digests). A terminal cannot take
         a line back, so the delivery key is recorded first: after a crash at that very moment
         the line is missing rather than printed twice."""

@@ -176,7 +176,9 @@ class MatrixConnector:
             self._tasks = []
         await self.client.close()
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
         """Post a message from the outbox (`key` given) now, or DeliveryFailed saying whether
         to try again; without a key, queue it to be posted in order with retries."""
         if key is None:

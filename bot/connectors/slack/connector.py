@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -44,6 +46,12 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Retry-After is honoured each time; this many in a row means Slack is down, not busy.
 RATE_LIMIT_RETRIES = 50
+# After a crash, how many recent messages of a channel (or thread) are searched for a post
+# that went out unrecorded. A backlog deeper than this could be posted twice.
+LOOK_BACK = 200
+DELIVERY_EVENT = "tocsin_delivery"
+# Slack gives three seconds to acknowledge; work that takes longer is acknowledged first.
+ACK_WITHIN_S = 2.0
 MAX_OPTIONS = 100
 
 
@@ -62,9 +70,15 @@ class SlackConnector:
         self.client = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
-        # Slack answers 429 with Retry-After when we post too fast: wait and retry, never drop.
+        # Slack answers 429 with Retry-After when we call too fast: forms, private answers and
+        # lookups wait and retry.
         self.client.retry_handlers.append(
             AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+        )
+        # Posts fail at once instead: the outbox dispatcher retries them, honouring Retry-After,
+        # without holding a row past its lease (a second dispatcher would post it again).
+        self._poster = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
         secret = settings.slack_signing_secret
         self.app = AsyncApp(
@@ -166,23 +180,32 @@ class SlackConnector:
         return await to_aiohttp_response(response)
 
     async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
-        # Slack gives three seconds: acknowledge first, work after.
-        await ack()
         text = command.get("text", "").strip()
         if text.lower() in ("", "new"):
+            await ack()
             await self._open_alert_form(
                 command["trigger_id"], command["channel_id"], command["user_id"], respond=respond
             )
             return
-        await self._run(command["user_id"], command["channel_id"], text, respond=respond)
+        await self._run(command["user_id"], command["channel_id"], text, respond=respond, ack=ack)
 
     async def _open_alert_form(
-        self, trigger_id: str, channel: str, user: str, summary: str = "", respond: Any = None
+        self,
+        trigger_id: str,
+        channel: str,
+        user: str,
+        summary: str = "",
+        respond: Any = None,
+        message_ts: str = "",
     ) -> None:
         if await self._refused(user, channel, respond):
             return
         view = new_alert_modal(
-            channel, [p.value for p in Profile], [t.value for t in Threat], summary=summary
+            channel,
+            [p.value for p in Profile],
+            [t.value for t in Threat],
+            summary=summary,
+            message_ts=message_ts,
         )
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
@@ -192,7 +215,11 @@ class SlackConnector:
         channel = (shortcut.get("channel") or {}).get("id", "")
         user = (shortcut.get("user") or {}).get("id", "")
         await self._open_alert_form(
-            shortcut["trigger_id"], channel, user, summary=message.get("text", "")
+            shortcut["trigger_id"],
+            channel,
+            user,
+            summary=message.get("text", ""),
+            message_ts=str(message.get("ts") or ""),
         )
 
     async def _on_country_search(self, ack: Any, payload: dict[str, Any]) -> None:
@@ -212,10 +239,15 @@ class SlackConnector:
             block = error.field.split(".")[0].split("[")[0] or "summary"
             await ack(response_action="errors", errors={block: error.message[:150]})
             return
-        await ack()
-        user, channel = body["user"]["id"], view["private_metadata"]
+        user = body["user"]["id"]
+        channel, _, message_ts = view["private_metadata"].partition(" ")
+        if message_ts:
+            # The same message raised twice (two people, or one twice) is one case.
+            team = (body.get("team") or {}).get("id", "")
+            alert["source"] = {"external_id": f"slack:{team}:{channel}:{message_ts}"}
         request = Command(actor=f"slack:{user}", place=Place("slack", channel), text="new")
-        reply = await asyncio.to_thread(handle_new_alert, alert, request, self._services)
+        work = functools.partial(handle_new_alert, alert, request, self._services)
+        reply = await _saved_then_acked(ack, work)
         await self.reply(request.place, reply, user=user)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
@@ -234,10 +266,14 @@ class SlackConnector:
                 "Check the case with /ua show, then try again.",
             )
 
-    async def _run(self, user: str, channel: str, text: str, respond: Any = None) -> None:
-        """Run one command as the user typed it in the channel, and answer it."""
+    async def _run(
+        self, user: str, channel: str, text: str, respond: Any = None, ack: Any = None
+    ) -> None:
+        """Run one command as the user typed it in the channel, and answer it; with `ack`,
+        Slack hears the command was received once it is saved."""
         request = Command(actor=f"slack:{user}", place=Place("slack", channel), text=text)
-        reply = await asyncio.to_thread(handle, request, self._services)
+        work = functools.partial(handle, request, self._services)
+        reply = await (_saved_then_acked(ack, work) if ack else asyncio.to_thread(work))
         await self.reply(request.place, reply, user=user, respond=respond)
 
     async def _on_step_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -305,16 +341,14 @@ class SlackConnector:
     ) -> None:
         """Answer a command: in the channel when it concerns the team, else only to the asker.
         Where Tocsin cannot post (a private conversation it is not in), the command's own
-        response URL still reaches the asker."""
+        response URL still reaches the asker; when Slack is down, the asker hears that what
+        was saved will follow."""
         try:
             await self._answer(place, message, user=user)
         except SlackApiError as error:
-            problem = error.response.get("error")
+            problem = _error_code(error) or f"HTTP {error.response.status_code}"
             log.warning("could not answer in %s: %s", place, problem)
-            hint = (
-                f":warning: Tocsin cannot post in this conversation ({problem}): invite it with "
-                "/invite @Tocsin, or use a channel it is in."
-            )
+            hint = _cannot_post_hint(problem, delivery_failure(error).permanent, message)
             if respond is not None:
                 with contextlib.suppress(SlackApiError, aiohttp.ClientError):
                     await respond(
@@ -326,25 +360,47 @@ class SlackConnector:
 
     async def _answer(self, place: Place, message: Message, *, user: str) -> None:
         if message.public:
-            await self.post(place, message, message.outbox_key)
-            await self._posted.delivered(message.outbox_key)
+            await self._post_now(place, message)
             return
         await self.client.chat_postEphemeral(
             channel=place.address, user=user, text=fallback_text(message), blocks=to_blocks(message)
         )
 
-    async def send(self, place: Place, message: Message, key: str | None = None) -> None:
-        """Post from the outbox, or DeliveryFailed saying whether to try again (Slack's own
-        rate-limit waits happen first). With a delivery `key`, what was already posted for it
-        is not posted again."""
+    async def _post_now(self, place: Place, message: Message) -> None:
+        """Post a command's public answer at once; when it waits in the outbox, hold its row
+        first so the dispatcher cannot post it too, and give it back if Slack refuses."""
+        key = message.outbox_key
+        if not await self._posted.take(key):
+            return  # the dispatcher has it, or it went already
         try:
             await self.post(place, message, key)
+        except SlackApiError:
+            await self._posted.give_back(key)
+            raise
+        await self._posted.delivered(key)
+
+    async def send(
+        self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False
+    ) -> None:
+        """Post from the outbox, or DeliveryFailed saying whether to try again (Slack's own
+        rate-limit waits happen first). With a delivery `key`, what was already posted for it
+        is not posted again; `maybe_sent` looks in the channel for a post an earlier attempt
+        made but never recorded (the process was killed in between)."""
+        try:
+            adopted = (
+                key is not None
+                and maybe_sent
+                and await self._adopt_earlier_post(place, message, key)
+            )
+            if not adopted:
+                await self.post(place, message, key)
         except SlackApiError as error:
             raise delivery_failure(error) from None
 
     async def post(self, place: Place, message: Message, key: str | None = None) -> None:
         """Post to a channel. A message with a case card edits the card in place and says what
-        changed in its thread; a reminder goes in the thread of its case's card."""
+        changed in its thread; a reminder goes in the thread of its case's card. A keyed post
+        carries its key in the message's metadata, where `_adopt_earlier_post` finds it."""
         text = fallback_text(message)
         if key is not None and await self._posted.find(place, key):
             return  # delivered before a restart or a lost answer
@@ -354,10 +410,42 @@ class SlackConnector:
         thread = None
         if message.thread:
             thread = await self._posted.find(place, message.thread)
-        response = await self.client.chat_postMessage(
-            channel=place.address, text=text, blocks=to_blocks(message), thread_ts=thread
+        response = await self._poster.chat_postMessage(
+            channel=place.address,
+            text=text,
+            blocks=to_blocks(message),
+            thread_ts=thread,
+            metadata=_delivery_metadata(key),
         )
         await self._remember(place, key, response)
+
+    async def _adopt_earlier_post(self, place: Place, message: Message, key: str) -> bool:
+        """Whether a message carrying `key` is already in the channel (or the thread it
+        belongs in); if so it now stands for the key, and for the card it posted."""
+        if await self._posted.find(place, key):
+            return True
+        thread = None
+        if message.card and message.replaces:
+            thread = await self._posted.find(place, message.replaces)
+        elif message.thread:
+            thread = await self._posted.find(place, message.thread)
+        if thread is not None:
+            found = await self._poster.conversations_replies(
+                channel=place.address, ts=thread, include_all_metadata=True, limit=LOOK_BACK
+            )
+        else:
+            found = await self._poster.conversations_history(
+                channel=place.address, include_all_metadata=True, limit=LOOK_BACK
+            )
+        for earlier in found.get("messages") or []:
+            payload = (earlier.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                await self._posted.remember(place, key, str(earlier["ts"]))
+                if message.card and message.replaces and thread is None:
+                    await self._posted.remember(place, message.replaces, str(earlier["ts"]))
+                log.info("%s was posted before a restart: not posted again", key)
+                return True
+        return False
 
     async def _remember(self, place: Place, key: str | None, response: Any) -> None:
         if key is not None:
@@ -370,28 +458,60 @@ class SlackConnector:
         card = render(message.card)
         ts = await self._posted.find(place, message.replaces)
         if ts is None:
-            response = await self.client.chat_postMessage(
-                channel=place.address, text=text, blocks=card
+            response = await self._poster.chat_postMessage(
+                channel=place.address, text=text, blocks=card, metadata=_delivery_metadata(key)
             )
             await self._posted.remember(place, message.replaces, str(response["ts"]))
             await self._remember(place, key, response)
             return
         try:
-            await self.client.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
+            await self._poster.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
         except SlackApiError as error:
-            if error.response.get("error") != "message_not_found":
+            if _error_code(error) != "message_not_found":
                 raise
             # Someone deleted the card: post a fresh one and keep that one up to date.
-            response = await self.client.chat_postMessage(
-                channel=place.address, text=text, blocks=card
+            response = await self._poster.chat_postMessage(
+                channel=place.address, text=text, blocks=card, metadata=_delivery_metadata(key)
             )
             await self._posted.remember(place, message.replaces, str(response["ts"]))
             await self._remember(place, key, response)
             return
-        response = await self.client.chat_postMessage(
-            channel=place.address, thread_ts=ts, text=text
+        response = await self._poster.chat_postMessage(
+            channel=place.address, thread_ts=ts, text=text, metadata=_delivery_metadata(key)
         )
         await self._remember(place, key, response)
+
+
+async def _saved_then_acked(ack: Any, work: Callable[[], Message]) -> Message:
+    """Run `work` and acknowledge once it is done, so that an acknowledged alert is saved
+    even if Tocsin is killed a moment later; when saving is slow (a locked or restarting
+    database), acknowledge anyway before Slack's three seconds run out."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    await asyncio.wait({task}, timeout=ACK_WITHIN_S)
+    await ack()
+    return await task
+
+
+def _delivery_metadata(key: str | None) -> dict[str, Any] | None:
+    """Message metadata naming the delivery key (an opaque row number, nothing about a case)."""
+    if key is None:
+        return None
+    return {"event_type": DELIVERY_EVENT, "event_payload": {"key": key}}
+
+
+def _cannot_post_hint(problem: str, permanent: bool, message: Message) -> str:
+    """What the asker is told when Tocsin could not post its answer in the channel."""
+    if permanent:
+        return (
+            f":warning: Tocsin cannot post in this conversation ({problem}): invite it with "
+            "/invite @Tocsin, or use a channel it is in."
+        )
+    if message.outbox_key is not None:
+        return (
+            f":hourglass: Slack is not taking messages right now ({problem}). Your request "
+            "was saved; Tocsin posts the answer here as soon as Slack answers again."
+        )
+    return f":hourglass: Slack is not taking messages right now ({problem}). Try again shortly."
 
 
 # Errors that waiting will not fix: the channel is gone or Tocsin was removed or revoked.
@@ -413,13 +533,19 @@ PERMANENT_ERRORS = frozenset(
 
 def delivery_failure(error: SlackApiError) -> DeliveryFailed:
     """What a failed Web API call means for the outbox: give up, wait as told, or retry."""
-    code = str(error.response.get("error") or "")
+    code = _error_code(error)
     status = error.response.status_code
     if code in PERMANENT_ERRORS:
         return DeliveryFailed(f"Slack: {code}", permanent=True)
     retry_after = error.response.headers.get("Retry-After") if status == 429 else None
     wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
     return DeliveryFailed(f"Slack: {code or status}", retry_after=wait)
+
+
+def _error_code(error: SlackApiError) -> str:
+    """Slack's error code; empty when the answer was not Slack's JSON (an HTTP 500 page)."""
+    data = error.response.data
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
 
 
 async def _skip_redeliveries(req: Any, resp: Any, next: Any) -> Any:

@@ -74,9 +74,14 @@ def _input(
 
 
 def new_alert_modal(
-    channel: str, profiles: list[str], threats: list[str], summary: str = ""
+    channel: str,
+    profiles: list[str],
+    threats: list[str],
+    summary: str = "",
+    message_ts: str = "",
 ) -> dict[str, Any]:
-    """The form that raises an alert; it asks for no name: identities belong in encrypted rooms."""
+    """The form that raises an alert; it asks for no name: identities belong in encrypted rooms.
+    From a message shortcut, `message_ts` names the message, so raising it twice is one case."""
     summary_input: dict[str, Any] = {
         "type": "plain_text_input",
         "multiline": True,
@@ -87,7 +92,7 @@ def new_alert_modal(
     return {
         "type": "modal",
         "callback_id": ALERT_CALLBACK,
-        "private_metadata": channel,
+        "private_metadata": f"{channel} {message_ts}".strip(),
         "title": _text("Raise urgent alert"),
         "submit": _text("Open case"),
         "close": _text("Cancel"),
