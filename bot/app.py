@@ -149,11 +149,17 @@ async def _run_console(
     except StartupError as error:  # trying Tocsin out must not hinge on a free port
         log.warning("no health endpoints: %s", error)
     await scheduler.start()
+    reading = asyncio.create_task(console.run())
+    stopping = asyncio.create_task(_until_stopped())
     try:
-        await console.run()
+        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (reading, stopping):
+            task.cancel()
         await scheduler.stop()
         await http.stop()
+    if reading.done() and not reading.cancelled():
+        reading.result()  # the console's own failure, if any, is not swallowed
 
 
 async def _stop_all(connectors: list[ChatConnector]) -> None:

@@ -39,6 +39,7 @@ class Dispatcher:
         self._rng = random.Random(seed)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Deliver in the background until `stop`; wakes at once on every stored change."""
@@ -51,7 +52,12 @@ class Dispatcher:
         can); rows still claimed are freed when their lease ends."""
         if self._task is not None and drain_s > 0:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.deliver_due(), timeout=drain_s)
+                async with asyncio.timeout(drain_s):
+                    await self.deliver_due()
+        # The flag ends the loop even where a cancellation is lost (asyncio.wait_for on
+        # Python 3.11 can swallow one that arrives as its wait completes).
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -66,7 +72,7 @@ class Dispatcher:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.deliver_due()
@@ -75,7 +81,8 @@ class Dispatcher:
                 log.exception("the outbox dispatcher failed; trying again shortly")
                 wait = IDLE_POLL_S
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def deliver_due(self) -> int:
         """Deliver every row due now, destination by destination in order; how many were sent."""

@@ -13,6 +13,7 @@ from bot.store.changes import record
 from bot.store.models import Destination
 from handlers.context import Services
 from handlers.digest import ensure_destination
+from handlers.loading import queued
 from handlers.reminders import next_digest
 
 LEVEL_MEANINGS = {
@@ -46,13 +47,15 @@ def bind(command: Bind, *, actor: str, place: Place, services: Services) -> Mess
             destination.next_digest_at = next_digest(destination, now)
         _audit(session, services, actor, place, "bind", {"team": destination.team})
         level = services.disclosure_for(session, place)
-    team = f" for team {destination.team}" if destination.team else ""
-    opening = "Tocsin was already bound here" if already else "Tocsin is now bound here"
-    return _said(
-        f"{opening}{team}. Disclosure: {level.value} ({LEVEL_MEANINGS[level]}). "
-        f"Everyone here is a {DEFAULT_ROLE.value} unless an admin sets a role (ua role).",
-        public=True,
-    )
+        team = f" for team {destination.team}" if destination.team else ""
+        opening = "Tocsin was already bound here" if already else "Tocsin is now bound here"
+        return _announced(
+            session,
+            services,
+            place,
+            f"{opening}{team}. Disclosure: {level.value} ({LEVEL_MEANINGS[level]}). "
+            f"Everyone here is a {DEFAULT_ROLE.value} unless an admin sets a role (ua role).",
+        )
 
 
 def unbind(*, actor: str, place: Place, services: Services) -> Message:
@@ -65,11 +68,13 @@ def unbind(*, actor: str, place: Place, services: Services) -> Message:
         destination.is_lead = False
         destination.next_digest_at = None
         _audit(session, services, actor, place, "unbind", {"team": destination.team})
-    return _said(
-        "Tocsin is no longer bound here: it will answer only how to bind it again. "
-        "Reminders of cases opened here go to the leads' room.",
-        public=True,
-    )
+        return _announced(
+            session,
+            services,
+            place,
+            "Tocsin is no longer bound here: it will answer only how to bind it again. "
+            "Reminders of cases opened here go to the leads' room.",
+        )
 
 
 def disclosure(command: SetDisclosure, *, actor: str, place: Place, services: Services) -> Message:
@@ -89,7 +94,12 @@ def disclosure(command: SetDisclosure, *, actor: str, place: Place, services: Se
         _audit(
             session, services, actor, place, "disclosure", {"level": [current.value, wanted.value]}
         )
-    return _said(f"Disclosure here is now {wanted.value} ({LEVEL_MEANINGS[wanted]}).", public=True)
+        return _announced(
+            session,
+            services,
+            place,
+            f"Disclosure here is now {wanted.value} ({LEVEL_MEANINGS[wanted]}).",
+        )
 
 
 def give_role(command: SetRole, *, actor: str, place: Place, services: Services) -> Message:
@@ -110,9 +120,9 @@ def give_role(command: SetRole, *, actor: str, place: Place, services: Services)
         _audit(
             session, services, actor, place, "role", {"who": who, "role": [before, command.role]}
         )
-    named = "Everyone here without a role of their own" if who == EVERYONE else who
-    note = " (TOCSIN_ADMINS stay admins everywhere)" if who in services.admins else ""
-    return _said(f"{named} is now {command.role} here{note}.", public=True)
+        named = "Everyone here without a role of their own" if who == EVERYONE else who
+        note = " (TOCSIN_ADMINS stay admins everywhere)" if who in services.admins else ""
+        return _announced(session, services, place, f"{named} is now {command.role} here{note}.")
 
 
 def list_roles(*, place: Place, services: Services) -> Message:
@@ -175,6 +185,11 @@ def _where(place: Place) -> str:
     if place.platform == "matrix":
         return "this Matrix room"
     return f"{place.platform}"
+
+
+def _announced(session: Session, services: Services, place: Place, text: str) -> Message:
+    """A change everyone here should see, written to the outbox with the change itself."""
+    return queued(session, services, place, _said(text, public=True), None)
 
 
 def _said(text: str, *, public: bool = False) -> Message:

@@ -21,6 +21,7 @@ from bot.store.contacts import all_contacts
 from bot.store.models import Case, ChecklistStep, Destination
 from bot.store.schedule import DELIVERABLE_PLATFORMS, destination_for
 from handlers.context import Services
+from handlers.loading import queued
 
 DEFAULT_DIGEST_TIME = time(9, 0)
 
@@ -116,7 +117,7 @@ def digest_command(command: DigestCommand, *, place: Place, services: Services) 
             raise CommandError("Digests go to chat channels and rooms, not to this surface.")
         if command.at is None:
             digest = build_digest(session, services, destination, now)
-            return replace(digest, public=True)
+            return queued(session, services, place, replace(digest, public=True), None)
         zone = _zone(command.zone or destination.timezone)
         destination.digest_time = command.at.strftime("%H:%M")
         destination.timezone = zone.key

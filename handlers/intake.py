@@ -85,7 +85,11 @@ def take_alert(
                     detail={"threats": [t.value for t in result.alert.threats]},
                 )
                 shown = visible_view(session, services, twin, place)
-                return Intake(shown, opened=False, duplicate=True)
+                notice = None
+                if reply is not None:  # the room hears of it even if posting fails now
+                    said = duplicate_notice(twin.code)
+                    notice = queued(session, services, place, said, twin.code)
+                return Intake(shown, opened=False, duplicate=True, message=notice)
             case = open_case(
                 session=session, triage=result, actor=actor, place=place, now=now, tz=services.tz
             )
@@ -104,6 +108,16 @@ def take_alert(
         if earlier is None:
             raise
         return Intake(earlier, opened=False)
+
+
+def duplicate_notice(code: str) -> Message:
+    """What the room is told when an alert is taken for a repeat of case `code`."""
+    text = (
+        f"Not opened: this looks like {code} (the same defender in the same country, "
+        f"overlapping threats, opened in the last 24 hours), so it was added to {code}'s "
+        "log. If it is a separate incident, send it again with separate=yes."
+    )
+    return Message(fallback=text, blocks=(Paragraph(text),), public=True)
 
 
 def _twin(session: Session, result: Triage, now: datetime) -> Case | None:
@@ -140,15 +154,7 @@ def _case_from_source(
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
     """`ua new …`: open the case and reply with its code and first step."""
     intake = take_alert(data, actor=actor, place=place, services=services, reply=case_opened)
-    if intake.duplicate:
-        code = intake.view.code
-        text = (
-            f"Not opened: this looks like {code} (the same defender in the same country, "
-            f"overlapping threats, opened in the last 24 hours), so it was added to {code}'s "
-            "log. If it is a separate incident, send it again with separate=yes."
-        )
-        return Message(fallback=text, blocks=(Paragraph(text),), public=True)
-    if not intake.opened:
+    if not intake.opened and not intake.duplicate:
         text = (
             f"Already opened as {intake.view.code}: an alert with the same source id came "
             f"before, so no second case was opened. See it with: ua show {intake.view.code}"

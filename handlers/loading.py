@@ -49,10 +49,10 @@ def card_reply(
 
 
 def queued(
-    session: Session, services: Services, place: Place, message: Message, case_code: str
+    session: Session, services: Services, place: Place, message: Message, case_code: str | None
 ) -> Message:
-    """The public message about the case, also written to the outbox (a place Tocsin can post
-    to only)."""
+    """The public message (about the case `case_code`, if any), also written to the outbox in
+    the caller's transaction (for a place Tocsin can post to only)."""
     if not message.public or place.platform not in DELIVERABLE:
         return message
     key = enqueue(

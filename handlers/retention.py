@@ -14,7 +14,7 @@ from bot.store.cases import get_case
 from bot.store.changes import record
 from bot.store.erasure import erase_case, expired_cases, wipe_free_space
 from handlers.context import Services
-from handlers.loading import found
+from handlers.loading import found, queued
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,15 @@ def purge(command: Purge, *, actor: str, place: Place, services: Services) -> Me
             now=now,
             detail={},
         )
+        done = _said(
+            f"{command.code}: the name, organisation, summary, source, notes and replies are "
+            "erased from the database. Messages already posted in chat rooms are not touched.",
+            public=True,
+        )
+        message = queued(session, services, place, done, None)
     wipe_free_space(_engine(services))
     log.info("purged the sensitive fields of %s", command.code)
-    return _said(
-        f"{command.code}: the name, organisation, summary, source, notes and replies are erased "
-        "from the database. Messages already posted in chat rooms are not touched.",
-        public=True,
-    )
+    return message
 
 
 def erase_expired(services: Services, now: datetime) -> list[str]:

@@ -22,6 +22,7 @@ from bot.store.sealing import use_keys
 from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
+from tests.ports import free_port
 
 POSTGRES_URL = os.environ.get(
     "TOCSIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -155,7 +156,13 @@ def isolated_environment(database: Path, **extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("SLACK_", "MATRIX_", "TOCSIN_", "DATABASE_URL", "MAKE"))
     }
-    settings = {"DATABASE_URL": f"sqlite:///{database}", "TOCSIN_DATA_KEY": TEST_DATA_KEY, **extra}
+    settings = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "TOCSIN_DATA_KEY": TEST_DATA_KEY,
+        # Never the default port: a process another test left behind must not hold it.
+        "TOCSIN_HTTP_PORT": str(free_port()),
+        **extra,
+    }
     return {**environment, **{k: v for k, v in settings.items() if v != ""}}
 
 

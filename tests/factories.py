@@ -18,6 +18,7 @@ from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
 from bot.store.models import AuditEvent, Case, CaseCounter, Destination, OutboxMessage
+from bot.store.outbox import mark_sent, row_id
 from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
 from handlers.dispatch import Command, handle
@@ -46,6 +47,11 @@ def bind_place(services: Services, place: Place, *, disclosure: str | None = Non
     for text in commands:
         reply = handle(Command(actor=TEST_ADMIN, place=place, text=text), admin)
         assert not reply.is_error, reply.fallback
+        key = reply.outbox_key
+        row = row_id(key) if key else None
+        if row is not None:  # the answering connector would have posted it
+            with services.transaction() as session:
+                mark_sent(session=session, row_id=row, now=services.clock())
 
 
 def case_row(*, year: int, number: int, at: datetime, origin: str = "room") -> dict[str, Any]:

@@ -179,10 +179,16 @@ async def slash(
 
 
 async def raise_alerts(
-    process: TocsinProcess, numbers: list[int], emulator: SlackEmulator, *, every_s: float = 0.05
+    process: TocsinProcess,
+    numbers: list[int],
+    emulator: SlackEmulator,
+    *,
+    every_s: float = 0.05,
+    accepted: list[int] | None = None,
 ) -> list[int]:
-    """Raise the drill alerts `numbers` one after another; those Tocsin acknowledged."""
-    accepted = []
+    """Raise the drill alerts `numbers` one after another; those Tocsin acknowledged (also
+    appended, as they come, to `accepted` when given)."""
+    accepted = [] if accepted is None else accepted
     async with aiohttp.ClientSession() as http:
         for n in numbers:
             if await slash(

@@ -57,6 +57,8 @@ class SlackEmulator:
     #: How long each chat.postMessage takes to answer, once the message is posted (a slow
     #: Slack: a client killed meanwhile never learns its message went out).
     post_latency_s: float = 0.0
+    #: Posts made whose answer is still on its way (see post_latency_s).
+    unanswered: int = 0
 
     @property
     def api_url(self) -> str:
@@ -142,7 +144,11 @@ class SlackEmulator:
         self.calls.append(Call(method, args))
         answer = self._answer(method, args)
         if method == "chat.postMessage" and self.post_latency_s:
-            await asyncio.sleep(self.post_latency_s)
+            self.unanswered += 1
+            try:
+                await asyncio.sleep(self.post_latency_s)
+            finally:
+                self.unanswered -= 1
         return web.json_response(answer)
 
     def _outage_answer(self, method: str, args: dict[str, Any]) -> web.Response:

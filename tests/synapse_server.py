@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.ports import free_port
+
 SERVER_NAME = "tocsin.test"
 STARTUP_TIMEOUT_S = 60.0
 _GENEROUS = {"per_second": 1000, "burst_count": 1000}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SynapseServer:

@@ -48,17 +48,25 @@ class PostedMessages:
         if row is not None:
             await asyncio.to_thread(self._give_back, row)
 
+    # Each change below may let the dispatcher send the next row for the place now: it is
+    # woken rather than left to its next poll.
+
     def _take(self, row: int) -> bool:
         with self._services.transaction() as session:
-            return take(session=session, row_id=row, now=self._services.clock())
+            taken = take(session=session, row_id=row, now=self._services.clock())
+        if not taken:
+            self._services.changes.notify()
+        return taken
 
     def _give_back(self, row: int) -> None:
         with self._services.transaction() as session:
             release(session=session, row_ids=[row])
+        self._services.changes.notify()
 
     def _delivered(self, row: int) -> None:
         with self._services.transaction() as session:
             mark_sent(session=session, row_id=row, now=self._services.clock())
+        self._services.changes.notify()
 
     def _find(self, place: Place, key: str) -> str | None:
         with self._services.transaction() as session:

@@ -112,17 +112,26 @@ def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[D
 
 def take(*, session: Session, row_id: int, now: datetime) -> bool:
     """Hold one pending row for a connector about to post it itself (the command's own
-    answer); False when it is held, sent or gone, and so not this caller's to post."""
-    result = session.execute(
-        update(OutboxMessage)
+    answer); False when it is not this caller's to post: held, sent or gone, or behind older
+    rows for the same place (then it is due at once, and the dispatcher sends it in order)."""
+    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    if row is None or row.status != PENDING or row.claimed_until is not None:
+        return False
+    older = session.scalar(
+        select(OutboxMessage.id)
         .where(
-            OutboxMessage.id == row_id,
+            OutboxMessage.platform == row.platform,
+            OutboxMessage.address == row.address,
             OutboxMessage.status == PENDING,
-            OutboxMessage.claimed_until.is_(None),
+            OutboxMessage.id < row.id,
         )
-        .values(claimed_until=now + LEASE)
+        .limit(1)
     )
-    return bool(getattr(result, "rowcount", 0))
+    if older is not None:
+        row.next_attempt_at = min(row.next_attempt_at, now)
+        return False
+    row.claimed_until = now + LEASE
+    return True
 
 
 def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import isolated_environment
-from tests.synapse_server import free_port
+from tests.ports import free_port
 
 ALERT = {
     "country": "HN",

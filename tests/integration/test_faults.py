@@ -7,7 +7,6 @@ Each drill's tally is printed at the end of the session ("fault drills")."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import time
 import uuid
@@ -22,7 +21,12 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import create_database_engine
 from bot.store.models import Case, Defender
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, isolated_environment, postgres_problem
+from tests.conftest import (
+    POSTGRES_URL,
+    REQUIRE_POSTGRES,
+    isolated_environment,
+    postgres_problem,
+)
 from tests.fault_drill import (
     ADMIN,
     DRILL_PLAYBOOK,
@@ -35,17 +39,12 @@ from tests.fault_drill import (
     slash,
     tally,
 )
+from tests.ports import free_port
 from tests.slack_emulator import SlackEmulator
 from tests.tcp_fault import FaultyProxy
 
 ALERTS = 50
 EVERYONE = list(range(1, ALERTS + 1))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -182,11 +181,16 @@ async def test_killed_mid_burst_and_restarted(
         # Slack answers slowly: at the kill, cards are in the channel that Tocsin never heard
         # were posted. After the restart it must find them there, not post them again.
         emulator.post_latency_s = 1.0
-        burst = asyncio.create_task(raise_alerts(process, EVERYONE, emulator, every_s=0.1))
-        while len(delivered_cards(emulator)) < 10:
+        acknowledged: list[int] = []
+        burst = asyncio.create_task(
+            raise_alerts(process, EVERYONE, emulator, every_s=0.1, accepted=acknowledged)
+        )
+        while len(acknowledged) < 20 or len(delivered_cards(emulator)) < 3:
             await asyncio.sleep(0.01)
+        while not emulator.unanswered:  # a post made, its answer not yet back
+            await asyncio.sleep(0.005)
         process.kill()
-        acknowledged = await burst
+        await burst
         emulator.post_latency_s = 0.0
         await process.start()
         unacknowledged = [n for n in EVERYONE if n not in acknowledged]

@@ -15,7 +15,7 @@ from bot.http import HttpServer, readiness
 from bot.store import outbox
 from handlers.context import Services
 from tests.conftest import FrozenClock
-from tests.synapse_server import free_port
+from tests.ports import free_port
 
 
 async def get(url: str) -> tuple[int, dict[str, object]]:

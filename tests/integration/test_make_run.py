@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,28 @@ def test_migrations_downgrade_to_nothing_and_back(tmp_path: Path) -> None:
     upgrade_to_head(engine)
     assert "cases" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_the_console_stops_on_sigterm_while_it_waits_for_input(tmp_path: Path) -> None:
+    """A platform's stop ends a console Tocsin cleanly too, though no input ever ends."""
+    environment = isolated_environment(tmp_path / "tocsin.db")
+    run = [sys.executable, "-m", "bot"]
+    subprocess.run([*run, "migrate"], env=environment, cwd=tmp_path, check=True, timeout=60)
+    process = subprocess.Popen(
+        [*run, "run"],
+        env=environment,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("ua list\n")
+    process.stdin.flush()
+    assert process.stdout.readline().startswith("No open cases")  # up and answering
+    process.terminate()  # the input stays open: only the signal can end it
+    stopping = time.monotonic()
+    _, errors = process.communicate(timeout=15)
+    assert time.monotonic() - stopping < 10, "a platform kills what takes longer"
+    assert process.returncode == 0, errors

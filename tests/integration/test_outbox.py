@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from bot.connectors.posted import PostedMessages
 from bot.delivery import Delivery, DeliveryFailed
+from bot.domain.access import principal
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.playbook import Playbook
+from bot.domain.wire import message_from_json
 from bot.domain.world import World
 from bot.outbox import Dispatcher
 from bot.store import outbox as store
@@ -25,7 +27,7 @@ from bot.store.models import OutboxMessage
 from handlers.context import Services
 from handlers.dispatch import handle_line
 from tests.conftest import OPENED_AT, FrozenClock
-from tests.factories import committing_services, fresh_services
+from tests.factories import TEST_ADMIN, bind_place, committing_services, fresh_services
 from tests.integration.test_cli import tocsin
 
 A, B = Place("console", "room-a"), Place("console", "room-b")
@@ -205,3 +207,84 @@ async def test_a_card_reply_is_in_the_outbox_and_sent_once_whoever_sends_it(
     assert await sender.deliver_due() == 1  # … and died before the second: the outbox sends it
     assert [key for _, _, key in recorder.sent] == [later.outbox_key]
     assert recorder.sent[0][1].startswith("Opened UA-2026-0002")
+
+
+async def test_a_row_held_by_the_answering_connector_is_left_alone_then_marked_maybe_sent(
+    real: Services,
+) -> None:
+    """The connector holds the row while it posts; if it never reports back (killed), the
+    dispatcher takes the row after the lease, told that it may already be posted."""
+    services, clock = real, real.clock
+    assert isinstance(clock, FrozenClock)
+    opened = handle_line(NEW, actor="console:ana", place=A, services=services)
+    assert opened is not None and opened.outbox_key
+    posted = PostedMessages(services)
+    assert await posted.take(opened.outbox_key)
+    assert not await posted.take(opened.outbox_key), "held once, by one poster"
+    clock.advance(seconds=6)  # past the reply grace, within the lease
+    with services.transaction() as session:
+        assert store.claim(session=session, now=clock()) == []
+    clock.advance(seconds=10)  # the lease lapsed: whoever held it is gone
+    with services.transaction() as session:
+        [[item]] = store.claim(session=session, now=clock())
+    assert item.key == opened.outbox_key and item.maybe_sent
+
+
+async def test_a_refused_post_is_given_back_and_is_not_taken_for_maybe_sent(
+    real: Services,
+) -> None:
+    services, clock = real, real.clock
+    assert isinstance(clock, FrozenClock)
+    opened = handle_line(NEW, actor="console:ana", place=A, services=services)
+    assert opened is not None and opened.outbox_key
+    posted = PostedMessages(services)
+    assert await posted.take(opened.outbox_key)
+    await posted.give_back(opened.outbox_key)
+    clock.advance(seconds=6)
+    with services.transaction() as session:
+        [[item]] = store.claim(session=session, now=clock())
+    assert item.key == opened.outbox_key and not item.maybe_sent
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["ua bind Fictional team", "ua disclosure standard", "ua role everyone observer", "ua unbind"],
+)
+def test_admin_confirmations_are_written_to_the_outbox_with_the_change(
+    real: Services, command: str
+) -> None:
+    room = Place("slack", "C77")
+    if command != "ua bind Fictional team":
+        bind_place(real, room)
+    admin = replace(real, admins=frozenset({principal("slack", TEST_ADMIN)}))
+    reply = handle_line(command, actor=TEST_ADMIN, place=room, services=admin)
+    assert reply is not None and reply.public and reply.outbox_key, reply
+    with real.transaction() as session:
+        row = session.get(OutboxMessage, store.row_id(reply.outbox_key))
+        assert row is not None and (row.platform, row.address) == ("slack", "C77")
+        assert message_from_json(row.payload).fallback == reply.fallback
+
+
+def test_the_notice_of_a_likely_duplicate_is_written_to_the_outbox(real: Services) -> None:
+    alert = 'ua new country=HN threats=raid defender="Fictional Person" summary="office raided"'
+    handle_line(alert, actor="console:ana", place=A, services=real)
+    again = handle_line(alert, actor="console:bo", place=A, services=real)
+    assert again is not None and again.fallback.startswith("Not opened: this looks like")
+    assert again.outbox_key
+
+
+async def test_an_answer_does_not_overtake_older_messages_waiting_for_its_place(
+    real: Services,
+) -> None:
+    """While a place's queue is held up (Slack was down), the answering connector leaves a new
+    card to the dispatcher, which sends it right after the older rows, in order."""
+    fill(real, [(A, "an older reminder")])
+    opened = handle_line(NEW, actor="console:ana", place=A, services=real)
+    assert opened is not None and opened.outbox_key
+    assert not await PostedMessages(real).take(opened.outbox_key)
+    recorder = Recorder()
+    assert await dispatcher(real, recorder).deliver_due() == 2  # no 5 s grace: due at once
+    assert [text.split(":")[0] for _, text, _ in recorder.sent] == [
+        "an older reminder",
+        "Opened UA-2026-0001",
+    ]

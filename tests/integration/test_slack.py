@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -32,17 +33,12 @@ from handlers.context import Services
 from handlers.reminders import run_due
 from tests.conftest import isolated_environment
 from tests.factories import bind_place, fresh_services
+from tests.ports import free_port
 from tests.slack_emulator import SlackEmulator, form_body, signed_headers, slash_command
 
 SECRET = "fictional-signing-secret"
 ADMINS = ["slack:U0ADMIN"]
 NEW = 'new country=HN threats=arbitrary_detention profiles=journalist summary="held at a police station"'
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -74,10 +70,23 @@ async def http_mode(
         tocsin_http_host="127.0.0.1",
         tocsin_http_port=free_port(),
     )
-    connector = SlackConnector(settings, services)
+    async with running(SlackConnector(settings, services), services) as connector:
+        yield connector, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}"
+
+
+@contextlib.asynccontextmanager
+async def running(connector: SlackConnector, services: Services) -> AsyncIterator[SlackConnector]:
+    """The connector started with an outbox dispatcher beside it, as `tocsin run` has."""
+    delivery = Delivery()
+    delivery.register("slack", connector)
+    dispatcher = Dispatcher(services, delivery)
     await connector.start()
-    yield connector, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}"
-    await connector.stop()
+    dispatcher.start()
+    try:
+        yield connector
+    finally:
+        await connector.stop()
+        await dispatcher.stop()
 
 
 async def command(url: str, text: str, **fields: str) -> tuple[int, float]:
@@ -230,20 +239,13 @@ async def test_user_text_never_pings_anyone(
 
 
 async def test_rate_limits_are_waited_out_and_nothing_is_dropped(
-    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
 ) -> None:
     """A refused post waits in the outbox; the dispatcher sends it after the Retry-After."""
-    connector, url = http_mode
-    delivery = Delivery()
-    delivery.register("slack", connector)
-    dispatcher = Dispatcher(services, delivery)
-    dispatcher.start()
-    try:
-        emulator.fail("chat.postMessage", times=2, retry_after=1)
-        await command(url, NEW)
-        [card] = await emulator.wait_for("chat.postMessage", timeout=15)
-    finally:
-        await dispatcher.stop()
+    _, url = http_mode
+    emulator.fail("chat.postMessage", times=2, retry_after=1)
+    await command(url, NEW)
+    [card] = await emulator.wait_for("chat.postMessage", timeout=15)
     assert card["text"].startswith("Opened UA-")
     assert [c.method for c in emulator.calls].count("chat.postMessage#429") == 2
 
@@ -258,16 +260,12 @@ async def test_socket_mode_acks_the_command_and_posts_the_card(
         slack_api_url=emulator.api_url,
         tocsin_admins=ADMINS,
     )
-    connector = SlackConnector(settings, services)
-    await connector.start()
-    try:
+    async with running(SlackConnector(settings, services), services):
         await emulator.connected()
         envelope = await emulator.push("slash_commands", slash_command(NEW))
         assert await emulator.acked(envelope) < 3
         [card] = await emulator.wait_for("chat.postMessage")
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-")
-    finally:
-        await connector.stop()
 
 
 async def interact_json(url: str, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -560,14 +558,12 @@ async def driver(
         settings = Settings(**common, slack_app_token=emulator.app_token)  # type: ignore[arg-type]
     else:
         settings = Settings(**common, slack_signing_secret=SECRET, tocsin_http_port=free_port())  # type: ignore[arg-type]
-    connector = SlackConnector(settings, services)
-    await connector.start()
-    if request.param == "socket":
-        await emulator.connected()
-        yield Driver(emulator, None)
-    else:
-        yield Driver(emulator, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}")
-    await connector.stop()
+    async with running(SlackConnector(settings, services), services):
+        if request.param == "socket":
+            await emulator.connected()
+            yield Driver(emulator, None)
+        else:
+            yield Driver(emulator, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}")
 
 
 async def test_a_responders_journey_in_both_modes(driver: Driver, emulator: SlackEmulator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 from typing import TextIO
 
 from bot.connectors.console.render import render_text
@@ -33,14 +34,27 @@ class ConsoleConnector:
         interactive = self._stdin.isatty()
         if interactive:
             self._print("Tocsin console. Type 'ua help' for commands, 'quit' to leave.")
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # A daemon thread: a process told to stop must not wait for a line that never comes.
+        threading.Thread(target=self._read, args=(loop, lines), daemon=True).start()
         while True:
             if interactive:
                 self._stdout.write("tocsin> ")
                 self._stdout.flush()
-            line = await asyncio.to_thread(self._stdin.readline)
+            line = await lines.get()
             if not line or line.strip().lower() in _QUIT:
                 return
             await self._answer(line)
+
+    def _read(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str]) -> None:
+        """Hand each input line to the loop, then "" at the end of input."""
+        try:
+            for line in iter(self._stdin.readline, ""):
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")
+        except RuntimeError:  # the loop closed: Tocsin is stopping
+            return
 
     async def _answer(self, line: str) -> None:
         if not line.strip() or line.lstrip().startswith("#"):
