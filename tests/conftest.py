@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
 from tests.ports import free_port
+from tests.slack_emulator import SlackEmulator
 
 POSTGRES_URL = os.environ.get(
     "TOCSIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,26 +102,45 @@ def migrated_engine(
 
 
 def _postgres_engine() -> Iterator[Engine]:
+    with fresh_postgres_schema("tocsin_test") as schema:
+        engine = create_database_engine(
+            POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
+        )
+        try:
+            upgrade_to_head(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_postgres_schema(prefix: str) -> Iterator[str]:
+    """A new, empty schema on the test PostgreSQL server, dropped afterwards; the test is
+    skipped when the server cannot be reached (failed under TOCSIN_REQUIRE_POSTGRES=1)."""
     problem = postgres_problem()
     if problem is not None:
         if REQUIRE_POSTGRES:
             pytest.fail(f"{problem}, and TOCSIN_REQUIRE_POSTGRES=1 requires it")
         pytest.skip(f"{problem}: PostgreSQL database tests skipped")
-    schema = f"tocsin_test_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_database_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_database_engine(
-        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
-    )
     try:
-        upgrade_to_head(engine)
-        yield engine
+        yield schema
     finally:
-        engine.dispose()
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[SlackEmulator]:
+    """The local Slack, for one test."""
+    slack = SlackEmulator()
+    await slack.start()
+    yield slack
+    await slack.stop()
 
 
 @pytest.fixture

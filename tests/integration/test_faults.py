@@ -9,24 +9,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.db import create_database_engine
 from bot.store.models import Case, Defender
-from tests.conftest import (
-    POSTGRES_URL,
-    REQUIRE_POSTGRES,
-    isolated_environment,
-    postgres_problem,
-)
+from tests.conftest import fresh_postgres_schema, isolated_environment
 from tests.fault_drill import (
     ADMIN,
     DRILL_PLAYBOOK,
@@ -48,29 +42,10 @@ EVERYONE = list(range(1, ALERTS + 1))
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SlackEmulator]:
-    slack = SlackEmulator()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
-@pytest.fixture
 def postgres_schema() -> Iterator[str]:
     """A fresh, empty schema on the test PostgreSQL server; its name."""
-    problem = postgres_problem()
-    if problem is not None:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"{problem}, and TOCSIN_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(f"{problem}: the PostgreSQL drills are skipped")
-    schema = f"tocsin_drill_{uuid.uuid4().hex[:10]}"
-    admin = create_database_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_postgres_schema("tocsin_drill") as schema:
+        yield schema
 
 
 def postgres_url(schema: str, port: int = 5432) -> str:

@@ -42,14 +42,6 @@ NEW = 'new country=HN threats=arbitrary_detention profiles=journalist summary="h
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SlackEmulator]:
-    slack = SlackEmulator()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
-@pytest.fixture
 def services(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[Services]:
     services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
     bind_place(services, Place("slack", "C1"))
