@@ -10,8 +10,11 @@ from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
-# "tocs" in ASCII: the advisory lock every Tocsin scheduler of one database competes for.
+# "tocs" in ASCII, with the schema as the second key: the schedulers of one Tocsin (one schema)
+# compete for the lock; Tocsins in other schemas of the same database hold locks of their own.
 SCHEDULER_LOCK_KEY = 0x746F6373
+TRY_LOCK = text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))")
+UNLOCK = text("SELECT pg_advisory_unlock(:key, hashtext(current_schema()))")
 
 
 class LeaderLock:
@@ -33,9 +36,7 @@ class LeaderLock:
         if self._connection is not None:
             return self.still_held()
         connection = self._engine.connect()
-        held = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}
-        ).scalar()
+        held = connection.execute(TRY_LOCK, {"key": SCHEDULER_LOCK_KEY}).scalar()
         connection.commit()
         if held:
             self._connection = connection
@@ -63,9 +64,7 @@ class LeaderLock:
         if self._connection is not None:
             try:
                 with contextlib.suppress(DBAPIError):
-                    self._connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEDULER_LOCK_KEY}
-                    )
+                    self._connection.execute(UNLOCK, {"key": SCHEDULER_LOCK_KEY})
                 self._connection.invalidate()
                 self._connection.close()
             finally:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from bot.connectors.console.render import render_text
 from bot.domain.case import Place
 from bot.domain.commands import NewCase, parse_command, strip_prefix
+from bot.store.db import create_database_engine
 from bot.store.leader import LeaderLock
 from bot.store.models import Destination
 from bot.store.schedule import next_wakeup
@@ -18,7 +19,7 @@ from handlers.context import Services
 from handlers.dispatch import handle_line
 from handlers.intake import open_case_from_alert
 from handlers.reminders import run_due
-from tests.conftest import OPENED_AT, FrozenClock
+from tests.conftest import OPENED_AT, POSTGRES_URL, FrozenClock, fresh_postgres_schema
 
 ROOM = Place(platform="console", address="room")
 LEADS = Place(platform="console", address="leads")
@@ -264,6 +265,25 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(migrated_engi
     finally:
         first.release()
         second.release()
+
+
+def test_tocsins_in_two_schemas_of_one_database_each_lead_their_own() -> None:
+    """The PostgreSQL lock is per schema: another organisation's Tocsin on the same server (or
+    another test run) never holds this one's scheduler up."""
+    with fresh_postgres_schema("tocsin_one") as one, fresh_postgres_schema("tocsin_two") as two:
+        engines = [
+            create_database_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={s}"})
+            for s in (one, two)
+        ]
+        locks = [LeaderLock(engine) for engine in engines]
+        try:
+            assert all(lock.try_acquire() for lock in locks)
+            assert not LeaderLock(engines[0]).try_acquire(), "within one schema, one leader"
+        finally:
+            for lock in locks:
+                lock.release()
+            for engine in engines:
+                engine.dispose()
 
 
 def test_a_skipped_follow_up_still_plans_the_next(services: Services) -> None:
