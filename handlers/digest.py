@@ -19,6 +19,7 @@ from bot.domain.reminders import LATE_NOTE
 from bot.domain.schedule import next_local_time
 from bot.store.contacts import all_contacts
 from bot.store.models import Case, ChecklistStep, Destination
+from bot.store.outbox import dead_by_place
 from bot.store.schedule import DELIVERABLE_PLATFORMS, destination_for
 from handlers.context import Services
 from handlers.loading import queued
@@ -75,6 +76,7 @@ def gather_digest(
         measures_due=[_line(c, s) for c, s in steps if s.measure_id and s.due_at < end_of_day],
         unowned_cases=[c.code for c in cases if not any(s.assignee for s in c.steps)],
         stale_contacts=_stale_contacts(session, cases, now.astimezone(zone).date()),
+        undelivered=dead_by_place(session=session),
     )
     return data
 

@@ -31,6 +31,8 @@ class DigestInput:
     measures_due: list[DigestStep] = field(default_factory=list)
     unowned_cases: list[str] = field(default_factory=list)
     stale_contacts: list[str] = field(default_factory=list)
+    #: Places with messages Tocsin gave up on: (place, how many, the last error).
+    undelivered: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def digest_message(data: DigestInput) -> Message:
@@ -46,6 +48,11 @@ def digest_message(data: DigestInput) -> Message:
         ("Measures due for follow-up", [_step_line(s, data.tz) for s in data.measures_due]),
         ("Open cases nobody has taken a step of", data.unowned_cases),
         ("Contacts open cases rely on, not verified for 180 days", data.stale_contacts),
+        (
+            "Messages Tocsin could not deliver (an admin: tocsin outbox --failed, then "
+            "tocsin outbox --retry all once the cause is fixed)",
+            [f"{place}: {count} — {error}" for place, count, error in data.undelivered],
+        ),
     ]
     filled = [(heading, items) for heading, items in sections if items]
     if not filled:

@@ -232,6 +232,25 @@ def backlog(*, session: Session) -> Backlog:
     return Backlog(int(counts.get(PENDING, 0)), int(counts.get(DEAD, 0)), oldest)
 
 
+def dead_by_place(*, session: Session) -> list[tuple[str, int, str]]:
+    """For each place with dead letters: `platform:address`, how many, the latest error."""
+    place = (OutboxMessage.platform, OutboxMessage.address)
+    counts = session.execute(
+        select(*place, func.count(), func.max(OutboxMessage.id))
+        .where(OutboxMessage.status == DEAD)
+        .group_by(*place)
+        .order_by(*place)
+    ).all()
+    return [
+        (f"{platform}:{address}", int(count), _last_error(session, latest))
+        for platform, address, count, latest in counts
+    ]
+
+
+def _last_error(session: Session, row_id: int) -> str:
+    return session.scalar(select(OutboxMessage.last_error).where(OutboxMessage.id == row_id)) or ""
+
+
 def next_attempt(*, session: Session) -> datetime | None:
     """When the head of some destination's queue may next be tried (or is free again)."""
     when = func.coalesce(OutboxMessage.claimed_until, OutboxMessage.next_attempt_at)

@@ -288,3 +288,22 @@ async def test_an_answer_does_not_overtake_older_messages_waiting_for_its_place(
         "an older reminder",
         "Opened UA-2026-0001",
     ]
+
+
+def test_dead_letters_are_in_the_digest(real: Services) -> None:
+    fill(real, [(A, "a note for a room that is gone")])
+    with real.transaction() as session:
+        [[item]] = store.claim(session=session, now=real.clock())
+        store.mark_failed(
+            session=session,
+            row_id=item.id,
+            now=real.clock(),
+            error="Slack: is_archived",
+            retry_at=None,
+        )
+    room = Place("slack", "C5")
+    bind_place(real, room)
+    digest = handle_line("ua digest", actor="slack:U1", place=room, services=real)
+    assert digest is not None
+    assert "console:room-a: 1 — Slack: is_archived" in str(digest.blocks)
+    assert "tocsin outbox --failed" in str(digest.blocks)

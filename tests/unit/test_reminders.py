@@ -127,3 +127,10 @@ def test_overdue_steps_are_grouped_by_owner() -> None:
     message = digest_message(DigestInput(day=date(2026, 11, 27), tz=UTC, overdue=[step, other]))
     headings = [b.text for b in message.blocks if hasattr(b, "text")]
     assert headings == ["Daily digest, Fri 27 Nov 2026", "Overdue, @ana (1)", "Overdue, @bea (1)"]
+
+
+def test_messages_tocsin_gave_up_on_are_in_the_digest_with_what_to_do() -> None:
+    undelivered = [("slack:C9", 2, "Slack: is_archived")]
+    data = DigestInput(day=date(2026, 11, 27), tz=UTC, undelivered=undelivered)
+    text = str(digest_message(data).blocks)
+    assert "tocsin outbox --failed" in text and "slack:C9: 2 — Slack: is_archived" in text
