@@ -47,8 +47,7 @@ def bind_place(services: Services, place: Place, *, disclosure: str | None = Non
     for text in commands:
         reply = handle(Command(actor=TEST_ADMIN, place=place, text=text), admin)
         assert not reply.is_error, reply.fallback
-        key = reply.outbox_key
-        row = row_id(key) if key else None
+        row = row_id(reply.outbox_key)
         if row is not None:  # the answering connector would have posted it
             with services.transaction() as session:
                 mark_sent(session=session, row_id=row, now=services.clock())

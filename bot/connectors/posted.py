@@ -30,21 +30,21 @@ class PostedMessages:
 
     async def delivered(self, key: str | None) -> None:
         """The outbox row behind this delivery key was posted: the dispatcher leaves it."""
-        row = row_id(key) if key else None
+        row = row_id(key)
         if row is not None:
             await asyncio.to_thread(self._delivered, row)
 
     async def take(self, key: str | None) -> bool:
         """Hold the outbox row behind `key` to post it now; False when the dispatcher has it
         or it was sent (then it is not to be posted here). Keys of no row are always free."""
-        row = row_id(key) if key else None
+        row = row_id(key)
         if row is None:
             return True
         return await asyncio.to_thread(self._take, row)
 
     async def give_back(self, key: str | None) -> None:
         """The post was refused, so nothing went out: the dispatcher may try the row."""
-        row = row_id(key) if key else None
+        row = row_id(key)
         if row is not None:
             await asyncio.to_thread(self._give_back, row)
 

@@ -36,7 +36,7 @@ class Delivery:
     @property
     def key(self) -> str:
         """A delivery key stable across retries and restarts."""
-        return f"outbox:{self.id}"
+        return delivery_key(self.id)
 
 
 def enqueue(
@@ -63,12 +63,17 @@ def enqueue(
     )
     session.add(row)
     session.flush()
-    return f"outbox:{row.id}"
+    return delivery_key(row.id)
 
 
-def row_id(key: str) -> int | None:
-    """The row a delivery key names, or None for a key of another kind."""
-    prefix, _, number = key.partition(":")
+def delivery_key(row: int) -> str:
+    """The delivery key of an outbox row."""
+    return f"outbox:{row}"
+
+
+def row_id(key: str | None) -> int | None:
+    """The row a delivery key names, or None for no key or a key of another kind."""
+    prefix, _, number = (key or "").partition(":")
     return int(number) if prefix == "outbox" and number.isdigit() else None
 
 
@@ -235,20 +240,22 @@ def backlog(*, session: Session) -> Backlog:
 def dead_by_place(*, session: Session) -> list[tuple[str, int, str]]:
     """For each place with dead letters: `platform:address`, how many, the latest error."""
     place = (OutboxMessage.platform, OutboxMessage.address)
-    counts = session.execute(
-        select(*place, func.count(), func.max(OutboxMessage.id))
+    per_place = (
+        select(*place, func.count().label("count"), func.max(OutboxMessage.id).label("latest"))
         .where(OutboxMessage.status == DEAD)
         .group_by(*place)
-        .order_by(*place)
+        .subquery()
+    )
+    named = (per_place.c.platform, per_place.c.address)
+    rows = session.execute(
+        select(*named, per_place.c.count, OutboxMessage.last_error)
+        .join(OutboxMessage, OutboxMessage.id == per_place.c.latest)
+        .order_by(*named)
     ).all()
     return [
-        (f"{platform}:{address}", int(count), _last_error(session, latest))
-        for platform, address, count, latest in counts
+        (f"{platform}:{address}", int(count), error or "")
+        for platform, address, count, error in rows
     ]
-
-
-def _last_error(session: Session, row_id: int) -> str:
-    return session.scalar(select(OutboxMessage.last_error).where(OutboxMessage.id == row_id)) or ""
 
 
 def next_attempt(*, session: Session) -> datetime | None:
