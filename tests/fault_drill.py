@@ -133,6 +133,17 @@ class TocsinProcess:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"tocsin run never became ready:\n{self.log()}")
 
+    async def outbox_empty(self, timeout: float = 15.0) -> None:
+        """Wait until /readyz reports nothing pending in the outbox."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                async with http.get(f"http://127.0.0.1:{self.port}/readyz") as answer:
+                    if (await answer.json()).get("outbox_pending") == 0:
+                        return
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"the outbox never emptied:\n{self.log()}")
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, as when a host dies."""
         assert self.process is not None

@@ -77,6 +77,7 @@ async def drill_process(
     async with aiohttp.ClientSession() as http:
         assert await slash(http, process.events_url, "bind Drill team", user=ADMIN)
     await emulator.wait_for("chat.postMessage")
+    await process.outbox_empty()  # the drill starts from a quiet channel
     return process
 
 
