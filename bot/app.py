@@ -104,6 +104,9 @@ def check_schema(engine: Engine) -> None:
 
 async def run_connectors(settings: Settings, app: Application) -> None:
     """Run every configured connector until stopped; the console when none is configured."""
+    # Listen for a stop before anything starts: a SIGTERM during start-up must not kill the
+    # process outright (the default action) with work half begun.
+    stopped = _stop_requested()
     delivery = Delivery()
     scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
     http = HttpServer(settings.tocsin_http_host, settings.tocsin_http_port)
@@ -117,7 +120,7 @@ async def run_connectors(settings: Settings, app: Application) -> None:
         )
     )
     if not chat:
-        await _run_console(app.services, delivery, scheduler, http)
+        await _run_console(app.services, delivery, scheduler, http, stopped)
         return
     await http.start()
     started: list[ChatConnector] = []
@@ -128,7 +131,7 @@ async def run_connectors(settings: Settings, app: Application) -> None:
             delivery.register(platform, connector)
         await scheduler.start()
         try:
-            await _until_stopped()
+            await stopped.wait()
         finally:
             # Stop taking commands first, then let the dispatcher send what it can.
             await _stop_all(started)
@@ -140,7 +143,11 @@ async def run_connectors(settings: Settings, app: Application) -> None:
 
 
 async def _run_console(
-    services: Services, delivery: Delivery, scheduler: Scheduler, http: HttpServer
+    services: Services,
+    delivery: Delivery,
+    scheduler: Scheduler,
+    http: HttpServer,
+    stopped: asyncio.Event,
 ) -> None:
     console = ConsoleConnector(services)
     delivery.register("console", console)
@@ -150,7 +157,7 @@ async def _run_console(
         log.warning("no health endpoints: %s", error)
     await scheduler.start()
     reading = asyncio.create_task(console.run())
-    stopping = asyncio.create_task(_until_stopped())
+    stopping = asyncio.create_task(stopped.wait())
     try:
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -200,13 +207,13 @@ def _chat_connectors(
     return connectors
 
 
-async def _until_stopped() -> None:
-    """Wait for SIGTERM or SIGINT (a platform's stop, Ctrl-C)."""
+def _stop_requested() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (a platform's stop, Ctrl-C)."""
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
-    await stopped.wait()
+    return stopped
 
 
 def run(settings: Settings) -> None:
