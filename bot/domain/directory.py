@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,18 +50,22 @@ class Contact(BaseModel):
 
     def describe(self, today: date | None) -> str:
         """One line a responder can act on, flagged when it may be out of date."""
+        if today is None or not self.is_stale(today):
+            return self._line
+        since = self.verified_on.isoformat() if self.verified_on else "never"
+        return (
+            f"{self._line} [NOT VERIFIED for over {STALE_AFTER_DAYS} days (last: {since}): "
+            "check before use]"
+        )
+
+    @cached_property
+    def _line(self) -> str:
+        # Worked out once per contact: triage describes the same officers for every alert.
         who = f"{self.name} ({self.role})" if self.name else self.role
         reach = [part for part in (self.email, self.phone) if part]
         if self.secure_channel:
             reach.append(f"secure: {self.secure_channel}")
-        text = f"{who}: {', '.join(reach) or 'no address on file'}"
-        if today is not None and self.is_stale(today):
-            since = self.verified_on.isoformat() if self.verified_on else "never"
-            text += (
-                f" [NOT VERIFIED for over {STALE_AFTER_DAYS} days (last: {since}): "
-                "check before use]"
-            )
-        return text
+        return f"{who}: {', '.join(reach) or 'no address on file'}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,19 @@ class Directory:
     """All contacts, searchable by institution, government and country."""
 
     contacts: tuple[Contact, ...] = field(default_factory=tuple)
+    # Indexes built once: triage looks up a mission per supportive government per alert.
+    _by_mission: dict[tuple[str, str], list[Contact]] = field(init=False, repr=False, compare=False)
+    _by_institution: dict[str, list[Contact]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_mission: dict[tuple[str, str], list[Contact]] = {}
+        by_institution: dict[str, list[Contact]] = {}
+        for contact in self._sorted(self.contacts):
+            by_institution.setdefault(contact.institution, []).append(contact)
+            if contact.institution == EMBASSY and contact.government and contact.country:
+                by_mission.setdefault((contact.government, contact.country), []).append(contact)
+        object.__setattr__(self, "_by_mission", by_mission)
+        object.__setattr__(self, "_by_institution", by_institution)
 
     @classmethod
     def of(cls, contacts: Iterable[Contact]) -> Directory:
@@ -76,20 +94,14 @@ class Directory:
 
     def for_mission(self, government: str, country: str) -> list[Contact]:
         """The government's embassy staff in the country, human rights officers first."""
-        return self._sorted(
-            c
-            for c in self.contacts
-            if c.institution == EMBASSY and c.government == government and c.country == country
-        )
+        return list(self._by_mission.get((government, country), ()))
 
     def for_institution(self, institution: str, country: str) -> list[Contact]:
         """Contacts at the institution, those for this country before general ones."""
         found = [
-            c
-            for c in self.contacts
-            if c.institution == institution and c.country in (None, country)
+            c for c in self._by_institution.get(institution, ()) if c.country in (None, country)
         ]
-        return sorted(self._sorted(found), key=lambda c: c.country is None)
+        return sorted(found, key=lambda c: c.country is None)
 
     @staticmethod
     def _sorted(contacts: Iterable[Contact]) -> list[Contact]:

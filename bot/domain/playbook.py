@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from string import Formatter
@@ -81,21 +82,44 @@ class StepCondition(_Data):
     consent: frozenset[ConsentUse] | None = None
     target_categories: frozenset[TargetCategory] | None = None
 
-    def holds(self, alert: Alert, world: World, targets: list[Target]) -> bool:
+    def holds(self, facts: AlertFacts, world: World) -> bool:
         """Whether the alert and its targets meet every condition."""
-        consents = alert.consent.model_dump()
-        checks = (
-            self.consent is None or all(consents[use.value] for use in self.consent),
-            self.target_categories is None
-            or any(t.category in self.target_categories for t in targets),
-            self.severity is None or alert.effective_severity in self.severity,
-            self.threats is None or bool(self.threats & set(alert.threats)),
-            self.profiles is None or bool(self.profiles & set(alert.profiles)),
-            self.countries is None or alert.country in self.countries,
-            self.country_in is None
-            or any(world.in_group(alert.country, group) for group in self.country_in),
+        alert = facts.alert
+        return (
+            (self.consent is None or all(facts.consents[use.value] for use in self.consent))
+            and (
+                self.target_categories is None
+                or not self.target_categories.isdisjoint(facts.categories)
+            )
+            and (self.severity is None or facts.severity in self.severity)
+            and (self.threats is None or not self.threats.isdisjoint(alert.threats))
+            and (self.profiles is None or not self.profiles.isdisjoint(alert.profiles))
+            and (self.countries is None or alert.country in self.countries)
+            and (
+                self.country_in is None
+                or any(world.in_group(alert.country, group) for group in self.country_in)
+            )
         )
-        return all(checks)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What every step condition asks of an alert and its targets, worked out once."""
+
+    alert: Alert
+    severity: Severity
+    consents: Mapping[str, bool]
+    categories: frozenset[TargetCategory]
+
+    @classmethod
+    def of(cls, alert: Alert, targets: list[Target]) -> AlertFacts:
+        """The facts of this alert and its targets."""
+        return cls(
+            alert=alert,
+            severity=alert.effective_severity,
+            consents=alert.consent.model_dump(),
+            categories=frozenset(t.category for t in targets),
+        )
 
 
 class TargetSelection(_Data):
@@ -107,12 +131,11 @@ class TargetSelection(_Data):
 
     def pick(self, targets: list[Target]) -> list[Target]:
         """The targets this selection covers, in routing order."""
-        return [
-            t
-            for t in targets
-            if (self.categories is None or t.category in self.categories)
-            and (self.institutions is None or t.institution.split(":")[0] in self.institutions)
-        ]
+        if self.categories is not None:
+            targets = [t for t in targets if t.category in self.categories]
+        if self.institutions is not None:
+            targets = [t for t in targets if t.institution_kind in self.institutions]
+        return targets
 
 
 class StepTemplate(_Data):
@@ -184,10 +207,9 @@ class Playbook(_Data):
         return {g for s in self.steps for g in (s.when.country_in or ())}
 
 
-class StepPlan(BaseModel):
+@dataclass(frozen=True, slots=True)
+class StepPlan:
     """A checklist step before it is stored: what, who, how soon, and the consent it needs."""
-
-    model_config = ConfigDict(frozen=True)
 
     n: int
     key: str
@@ -213,8 +235,8 @@ def build_checklist(
     alert: Alert, targets: list[Target], playbook: Playbook, world: World
 ) -> list[StepPlan]:
     """The ordered steps the playbook gives this alert and its targets, numbered from 1."""
-    consents: Mapping[str, bool] = alert.consent.model_dump()
-    severity = alert.effective_severity
+    facts = AlertFacts.of(alert, targets)
+    consents, severity = facts.consents, facts.severity
     fields = {
         "who": who_is_at_risk(alert),
         "country": world.countries.by_code(alert.country).name,
@@ -222,7 +244,7 @@ def build_checklist(
     }
     plans: list[tuple[StepTemplate, str, str | None]] = []
     for step in playbook.steps:
-        if not step.when.holds(alert, world, targets):
+        if not step.when.holds(facts, world):
             continue
         if step.targets is None:
             plans.append((step, step.title.format(**fields, target="", targets=""), None))

@@ -26,6 +26,11 @@ class Target:
     contact: str | None = None
     institution: str = ""
 
+    @property
+    def institution_kind(self) -> str:
+        """The institution without its government or country: `embassy` of `embassy:CA`."""
+        return self.institution.partition(":")[0]
+
 
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -34,6 +39,7 @@ class _Context:
     directory: Directory
     today: date | None
     country_name: str
+    needs_ambassador: bool
 
 
 def route(
@@ -49,6 +55,7 @@ def route(
         directory=directory or Directory(),
         today=today,
         country_name=world.countries.by_code(alert.country).name,
+        needs_ambassador=_needs_ambassador(alert, world),
     )
     return [
         *_by_rules(ctx, world.un.mandates),
@@ -108,7 +115,7 @@ def _embassies(ctx: _Context) -> Iterator[Target]:
                 " The EU Guidelines formally cover missions in non-EU countries: inside the EU, "
                 "ask as a fellow member state."
             )
-        if _needs_ambassador(ctx):
+        if ctx.needs_ambassador:
             reason += (
                 f" The 2021 NGO letter names {ctx.country_name} among the countries where "
                 "defenders are in most danger: ask for ambassador-level engagement."
@@ -134,10 +141,10 @@ def _has_no_mission_there(government: Government, ctx: _Context) -> bool:
     return government.home_group is not None and ctx.world.in_group(country, government.home_group)
 
 
-def _needs_ambassador(ctx: _Context) -> bool:
+def _needs_ambassador(alert: Alert, world: World) -> bool:
     """A critical case in a country the letter names as most dangerous or deteriorating."""
-    return ctx.alert.effective_severity is Severity.CRITICAL and any(
-        ctx.world.in_group(ctx.alert.country, group) for group in AMBASSADOR_GROUPS
+    return alert.effective_severity is Severity.CRITICAL and any(
+        world.in_group(alert.country, group) for group in AMBASSADOR_GROUPS
     )
 
 

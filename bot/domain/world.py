@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from string import Formatter
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.domain.alert import Alert
 from bot.domain.countries import CountryIndex, normalise_name
@@ -66,23 +66,23 @@ class Condition(_Data):
 
     def matched_terms(self, alert: Alert, groups: Groups) -> list[str] | None:
         """The alert's terms that satisfy this condition, or None when it does not hold."""
+        wanted = self._wanted(alert)
+        # Set checks first: most rules fail on a threat or profile, and these are cheapest.
+        if any(terms.isdisjoint(present) for terms, present in wanted):
+            return None
         if not self._country_fits(alert.country, groups):
             return None
-        terms: list[str] = []
-        for wanted, present in (
+        if self.company is not None and has_company(alert) != self.company:
+            return None
+        return [term for terms, present in wanted for term in present if term in terms]
+
+    def _wanted(self, alert: Alert) -> list[tuple[frozenset[str], tuple[str, ...]]]:
+        pairs = (
             (self.threats, alert.threats),
             (self.profiles, alert.profiles),
             (self.perpetrators, alert.perpetrators),
-        ):
-            if wanted is None:
-                continue
-            hits = [term for term in present if term in wanted]
-            if not hits:
-                return None
-            terms.extend(hits)
-        if self.company is not None and has_company(alert) != self.company:
-            return None
-        return terms
+        )
+        return [(terms, present) for terms, present in pairs if terms is not None]
 
     def _country_fits(self, country: str, groups: Groups) -> bool:
         if self.country_in is not None and not any(country in groups[g] for g in self.country_in):
@@ -198,6 +198,7 @@ class MechanismList(_Sourced):
     """mechanisms.yaml; an alias may name one mechanism only."""
 
     mechanisms: tuple[Mechanism, ...]
+    _by_alias: dict[str, Mechanism] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_aliases(self) -> MechanismList:
@@ -214,15 +215,12 @@ class MechanismList(_Sourced):
                         f"financier '{alias}' names both {seen[key]} and {mechanism.id}"
                     )
                 seen[key] = mechanism.id
+                self._by_alias[key] = mechanism
         return self
 
     def by_financier(self, financier: str) -> Mechanism | None:
         """The mechanism for a financier's name, in any of its listed spellings."""
-        key = normalise_name(financier)
-        for mechanism in self.mechanisms:
-            if any(normalise_name(alias) == key for alias in mechanism.aliases):
-                return mechanism
-        return None
+        return self._by_alias.get(normalise_name(financier))
 
 
 class Government(_Data):
@@ -255,6 +253,10 @@ class World:
     mechanisms: MechanismList
     governments: tuple[Government, ...]
     supportive: tuple[str, ...]
+    _government_by_id: dict[str, Government] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_government_by_id", {g.id: g for g in self.governments})
 
     def in_group(self, country: str, group: str) -> bool:
         """Whether the country belongs to the group (OAS, EU, …)."""
@@ -262,4 +264,4 @@ class World:
 
     def government(self, government_id: str) -> Government:
         """The government with this id (KeyError when unknown)."""
-        return {g.id: g for g in self.governments}[government_id]
+        return self._government_by_id[government_id]
