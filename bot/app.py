@@ -21,7 +21,7 @@ from bot.scheduler import Scheduler
 from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
-from bot.store.migrate import current_revision, head_revision
+from bot.store.migrate import SCHEMA_HEAD, current_revision
 from bot.store.sealing import DataKeyError, use_keys
 from config.playbook import load_playbook
 from config.settings import Settings
@@ -91,12 +91,12 @@ def _use_data_keys(settings: Settings, engine: Engine) -> None:
 
 def schema_is_current(engine: Engine) -> bool:
     """Whether the database is migrated to the revision the code expects."""
-    return current_revision(engine) == head_revision()
+    return current_revision(engine) == SCHEMA_HEAD
 
 
 def check_schema(engine: Engine) -> None:
     """Fail with a clear instruction when the database is behind the code."""
-    current, head = current_revision(engine), head_revision()
+    current, head = current_revision(engine), SCHEMA_HEAD
     if current != head:
         state = "is empty" if current is None else f"is at revision {current}, not {head}"
         raise StartupError(f"The database {state}: run 'tocsin migrate' (or 'make run') first.")
