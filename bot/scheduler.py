@@ -50,6 +50,8 @@ class Scheduler:
         self._running = asyncio.Lock()
         self._retry = RETRY_FIRST
         self.started_at = services.clock()
+        # Counts changes signalled, so a run knows whether its "next due" is still the truth.
+        self._changes = 0
 
     async def start(self) -> None:
         """Start on the running loop; lead now if the lock is free, else keep trying."""
@@ -78,6 +80,7 @@ class Scheduler:
 
     def wake(self) -> None:
         """Something changed (from any thread): look again at when the next item is due."""
+        self._changes += 1
         if self._loop is not None and self._leading:
             self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._arm()))
 
@@ -132,8 +135,9 @@ class Scheduler:
                 self._leading = False
                 self._standby = asyncio.create_task(self._wait_for_lead())
                 return
+            changes = self._changes
             try:
-                await self._run_everything_due()
+                when = await self._run_everything_due()
             except Exception:
                 log.exception("the scheduler's run failed; retrying in %s", self._retry)
                 retry_at = self._services.clock() + self._retry
@@ -141,7 +145,8 @@ class Scheduler:
                 await self._arm(at=retry_at)
                 return
             self._retry = RETRY_FIRST
-        await self._arm()
+        # A change during the run may have made something due sooner: then read it afresh.
+        await self._arm(at=when if changes == self._changes else None)
 
     def _still_leading(self) -> bool:
         try:
@@ -150,9 +155,9 @@ class Scheduler:
             log.exception("could not check the scheduler lock")
             return False
 
-    async def _run_everything_due(self) -> None:
-        """Run batches until nothing is due; what they post waits in the outbox, where the
-        dispatcher takes it from."""
+    async def _run_everything_due(self) -> datetime | None:
+        """Run batches until nothing is due, and say when the next item is (None: nothing is
+        scheduled); what they post waits in the outbox, where the dispatcher takes it from."""
         while True:
             now = self._services.clock()
             run = functools.partial(run_due, self._services, now, started_at=self.started_at)
@@ -161,4 +166,4 @@ class Scheduler:
                 self.dispatcher.wake()
             when = await asyncio.to_thread(self._next_wakeup)
             if not outgoing or when is None or when > self._services.clock():
-                return
+                return when

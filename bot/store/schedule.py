@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, selectinload
 
 from bot.domain.case import Place
 from bot.store.models import Case, ChecklistStep, Destination
@@ -14,23 +14,26 @@ DELIVERABLE_PLATFORMS = frozenset({"console", "slack", "matrix"})
 
 
 def _open_step_reminders() -> Select[ChecklistStep]:
-    return (
-        select(ChecklistStep)
-        .join(ChecklistStep.case)
-        .where(
-            Case.status == "open",
-            ChecklistStep.status == "open",
-            ChecklistStep.next_reminder_at.is_not(None),
-        )
+    # The open case is a per-row check, not a join: the planner then walks the steps' reminder
+    # index in time order and stops early, where a join scanned every step of every open case.
+    return select(ChecklistStep).where(
+        ChecklistStep.status == "open",
+        ChecklistStep.next_reminder_at.is_not(None),
+        _in_open_case(),
     )
+
+
+def _in_open_case() -> ColumnElement[bool]:
+    return select(Case.id).where(Case.id == ChecklistStep.case_id, Case.status == "open").exists()
 
 
 def next_wakeup(*, session: Session) -> datetime | None:
     """The earliest instant a reminder or a digest is due, or None when nothing is scheduled."""
     step = session.scalar(
-        select(func.min(ChecklistStep.next_reminder_at))
-        .join(ChecklistStep.case)
-        .where(Case.status == "open", ChecklistStep.status == "open")
+        _open_step_reminders()
+        .with_only_columns(ChecklistStep.next_reminder_at)
+        .order_by(ChecklistStep.next_reminder_at)
+        .limit(1)
     )
     digest = session.scalar(select(func.min(Destination.next_digest_at)))
     times = [t for t in (step, digest) if t is not None]
@@ -47,7 +50,7 @@ def due_steps(*, session: Session, now: datetime, limit: int = 500) -> list[Chec
     query = (
         _open_step_reminders()
         .where(ChecklistStep.next_reminder_at <= now)
-        .options(contains_eager(ChecklistStep.case).selectinload(Case.steps))
+        .options(selectinload(ChecklistStep.case).selectinload(Case.steps))
         .order_by(ChecklistStep.next_reminder_at, ChecklistStep.id)
         .limit(limit)
         .with_for_update(of=ChecklistStep, skip_locked=True)
@@ -59,7 +62,7 @@ def pending_steps(*, session: Session, limit: int) -> list[ChecklistStep]:
     """The next reminders in time order, for `tocsin reminders`."""
     query = (
         _open_step_reminders()
-        .options(contains_eager(ChecklistStep.case))
+        .options(selectinload(ChecklistStep.case))
         .order_by(ChecklistStep.next_reminder_at, ChecklistStep.id)
         .limit(limit)
     )
