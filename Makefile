@@ -32,8 +32,6 @@ typecheck: install
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
+# Every benchmark, each in its own process; the figures go to bench/results.json (never in make test).
 bench: install
-	$(BIN)/python -m bench.triage
-	$(BIN)/python -m bench.scheduler
-	$(BIN)/python -m bench.slack_ack
-	$(BIN)/python -m bench.matrix_roundtrip
+	$(BIN)/python -m bench
