@@ -14,7 +14,11 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[int | str, ...]
 
 
-class _Yaml12Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (its wheels do): the world's files load 5x faster.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Yaml12Loader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader with YAML 1.2 booleans: only true/false, so Norway's code NO stays "NO"."""
 
 
@@ -61,8 +65,7 @@ def load_data_file(
     """Parse `path`, validate it as `model`, and keep the line of every part."""
     text = _read(path)
     try:
-        node = yaml.compose(text, Loader=_Yaml12Loader)
-        data = yaml.load(text, Loader=_Yaml12Loader)
+        node, data = _parse(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -78,6 +81,16 @@ def load_data_file(
             accepted = _fields_at(model, tuple(problem["loc"])[:-1])
             message = "is not a known field here" + (f"; accepted: {accepted}" if accepted else "")
         raise _located(path, lines, tuple(problem["loc"]), message) from None
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, from one parse."""
+    loader = _Yaml12Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _fields_at(model: type[BaseModel], loc: Loc) -> str:
