@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from bot.domain.alert import Alert
@@ -25,11 +25,11 @@ class Target:
     reason: str
     contact: str | None = None
     institution: str = ""
+    # The institution without its government or country: `embassy` of `embassy:CA`.
+    institution_kind: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def institution_kind(self) -> str:
-        """The institution without its government or country: `embassy` of `embassy:CA`."""
-        return self.institution.partition(":")[0]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "institution_kind", self.institution.partition(":")[0])
 
 
 @dataclass(frozen=True, slots=True)
