@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
 from bot.domain.commands import CommandError
 from bot.domain.commands import Digest as DigestCommand
-from bot.domain.digest import DigestInput, DigestStep, digest_message
+from bot.domain.digest import SHOWN, DigestInput, DigestStep, digest_message
 from bot.domain.directory import Contact
 from bot.domain.messages import Message, Note, Paragraph
 from bot.domain.reminders import LATE_NOTE
 from bot.domain.schedule import next_local_time
+from bot.store import digest as digest_store
 from bot.store.contacts import all_contacts
-from bot.store.models import Case, ChecklistStep, Destination
+from bot.store.digest import OVERDUE, Listed
+from bot.store.models import Destination
 from bot.store.outbox import dead_by_place
 from bot.store.schedule import DELIVERABLE_PLATFORMS, destination_for
 from handlers.context import Services
@@ -47,67 +50,85 @@ def build_digest(
 def gather_digest(
     session: Session, services: Services, destination: Destination, now: datetime
 ) -> DigestInput:
-    """What the digest of this destination's day reports."""
+    """What the digest of this destination's day reports: each section's first SHOWN lines and
+    its size, read in a few queries whatever the number of open cases and steps."""
     zone = ZoneInfo(destination.timezone)
     day = now.astimezone(zone).date()
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    cases = list(
-        session.scalars(
-            select(Case)
-            .where(Case.status == "open")
-            .options(selectinload(Case.steps), selectinload(Case.targets))
-            .order_by(Case.created_at)
-        )
+    new = digest_store.new_cases(session=session, since=now - timedelta(hours=24), limit=SHOWN)
+    steps = digest_store.due_steps_by_section(
+        session=session, now=now, end_of_day=end_of_day, limit=SHOWN
     )
-    steps = [(c, s) for c in cases for s in c.steps if s.status == "open"]
-    data = DigestInput(
+    unowned, stale_contacts = _open_case_sections(session, day)
+    overdue = {key: listed for key, listed in steps.items() if key.startswith(OVERDUE)}
+    nothing: Listed[DigestStep] = Listed([], 0)
+    due_today, measures_due = steps.get("due_today", nothing), steps.get("measures_due", nothing)
+    return DigestInput(
         day=day,
         tz=zone,
-        new_cases=[
-            (c.code, services.country_name(c.country), c.severity)
-            for c in session.scalars(
-                select(Case).where(Case.created_at >= now - timedelta(hours=24)).order_by(Case.id)
-            )
-        ],
-        overdue=[_line(c, s) for c, s in steps if s.measure_id is None and s.due_at < now],
-        due_today=[
-            _line(c, s) for c, s in steps if s.measure_id is None and now <= s.due_at < end_of_day
-        ],
-        measures_due=[_line(c, s) for c, s in steps if s.measure_id and s.due_at < end_of_day],
-        unowned_cases=[c.code for c in cases if not any(s.assignee for s in c.steps)],
-        stale_contacts=_stale_contacts(session, cases, now.astimezone(zone).date()),
+        new_cases=[(c, services.country_name(country), sev) for c, country, sev in new.first],
+        overdue=[step for listed in overdue.values() for step in listed.first],
+        due_today=due_today.first,
+        measures_due=measures_due.first,
+        unowned_cases=unowned.first,
+        stale_contacts=stale_contacts,
         undelivered=dead_by_place(session=session),
-    )
-    return data
-
-
-def _line(case: Case, step: ChecklistStep) -> DigestStep:
-    return DigestStep(
-        code=case.code,
-        n=step.n,
-        title=step.title,
-        owner=step.assignee or step.owner_role,
-        due_at=step.due_at,
+        totals={
+            "new_cases": new.total,
+            "due_today": due_today.total,
+            "measures_due": measures_due.total,
+            "unowned_cases": unowned.total,
+            **{key: listed.total for key, listed in overdue.items()},
+        },
     )
 
 
-def _stale_contacts(session: Session, cases: list[Case], today: date) -> list[str]:
-    relied_on = [c for c in all_contacts(session=session) if c.is_stale(today)]
+def _open_case_sections(session: Session, today: date) -> tuple[Listed[str], list[str]]:
+    """From one pass over the open cases: those nobody has taken a step of (the first SHOWN,
+    and how many), and a line for each contact not verified for 180 days that open cases rely
+    on, naming the first SHOWN of those cases."""
+    stale = [c for c in all_contacts(session=session) if c.is_stale(today)]
+    # The stale contacts a case relies on, by the institution its target engages: each with
+    # the country the case must be in (None: any).
+    serving: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
+    for k, contact in enumerate(stale):
+        institution, country = _relied_on_as(contact)
+        serving[institution].append((k, country))
+    unowned: list[str] = []
+    unowned_total = 0
+    relying: list[list[str]] = [[] for _ in stale]
+    relying_total = [0 for _ in stale]
+    for code, country, owned, engages in digest_store.open_cases(
+        session=session, with_institutions=bool(serving)
+    ):
+        if not owned:
+            unowned_total += 1
+            if unowned_total <= SHOWN:
+                unowned.append(code)
+        for institution in set(engages) if len(engages) > 1 else engages:
+            for k, needed in serving.get(institution, ()):
+                if needed is None or needed == country:
+                    relying_total[k] += 1
+                    if relying_total[k] <= SHOWN:
+                        relying[k].append(code)
     lines = []
-    for contact in relied_on:
-        codes = [case.code for case in cases if _relies_on(case, contact)]
-        if codes:
-            lines.append(f"{contact.describe(None)} — for {', '.join(codes)}")
-    return lines
+    for contact, codes, total in zip(stale, relying, relying_total, strict=True):
+        if total:
+            more = f" and {total - len(codes):,} more" if total > len(codes) else ""
+            lines.append(f"{contact.describe(None)} — for {', '.join(codes)}{more}")
+    return Listed(unowned, unowned_total), lines
 
 
-def _relies_on(case: Case, contact: Contact) -> bool:
-    institutions = {t.institution for t in case.targets}
+def _relied_on_as(contact: Contact) -> tuple[str, str | None]:
+    """The institution a case's target engages when the case relies on this contact, and the
+    country the case must be in (None: any). An embassy serves the cases in its country; an
+    OECD national contact point every case that engages it, wherever the case is."""
     if contact.institution == "embassy":
-        return contact.country == case.country and f"embassy:{contact.government}" in institutions
+        # An embassy with no country serves no case: "" matches no case's country.
+        return f"embassy:{contact.government}", contact.country or ""
     if contact.institution == "oecd_ncp":
-        return f"oecd_ncp:{contact.country}" in institutions
-    return contact.institution in institutions and contact.country in (None, case.country)
+        return f"oecd_ncp:{contact.country}", None
+    return contact.institution, contact.country
 
 
 def digest_command(command: DigestCommand, *, place: Place, services: Services) -> Message:

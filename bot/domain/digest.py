@@ -7,6 +7,10 @@ from datetime import date, datetime, tzinfo
 
 from bot.domain.messages import Bullets, Heading, Message, Paragraph
 
+#: The lines a section shows; the rest are counted ("… and 12 more"), so that every section fits
+#: a chat message (Slack keeps 50 blocks of 3,000 characters, Matrix 10,000 characters).
+SHOWN = 10
+
 
 @dataclass(frozen=True, slots=True)
 class DigestStep:
@@ -33,43 +37,76 @@ class DigestInput:
     stale_contacts: list[str] = field(default_factory=list)
     #: Places with messages Tocsin gave up on: (place, how many, the last error).
     undelivered: list[tuple[str, int, str]] = field(default_factory=list)
+    #: How many a section holds in all, when its list holds only the first ones (the store
+    #: reads no more than are shown): by field name, and `overdue:OWNER` for each owner.
+    totals: dict[str, int] = field(default_factory=dict)
 
 
 def digest_message(data: DigestInput) -> Message:
-    """The digest; an empty day in one line."""
+    """The digest; an empty day in one line. Each section shows its first SHOWN lines and
+    counts the rest."""
     title = f"Daily digest, {data.day.strftime('%a %d %b %Y')}"
     sections = [
         (
             "New cases in the last 24 hours",
-            [f"{c} {country} ({sev})" for c, country, sev in data.new_cases],
+            "new_cases",
+            [f"{c} {country} ({sev})" for c, country, sev in data.new_cases[:SHOWN]],
+            len(data.new_cases),
         ),
         *_overdue_by_owner(data),
-        ("Due today", [_step_line(s, data.tz) for s in data.due_today]),
-        ("Measures due for follow-up", [_step_line(s, data.tz) for s in data.measures_due]),
-        ("Open cases nobody has taken a step of", data.unowned_cases),
-        ("Contacts open cases rely on, not verified for 180 days", data.stale_contacts),
+        ("Due today", "due_today", _step_lines(data.due_today, data.tz), len(data.due_today)),
+        (
+            "Measures due for follow-up",
+            "measures_due",
+            _step_lines(data.measures_due, data.tz),
+            len(data.measures_due),
+        ),
+        (
+            "Open cases nobody has taken a step of",
+            "unowned_cases",
+            data.unowned_cases[:SHOWN],
+            len(data.unowned_cases),
+        ),
+        (
+            "Contacts open cases rely on, not verified for 180 days",
+            "stale_contacts",
+            data.stale_contacts[:SHOWN],
+            len(data.stale_contacts),
+        ),
         (
             "Messages Tocsin could not deliver (an admin: tocsin outbox --failed, then "
             "tocsin outbox --retry all once the cause is fixed)",
-            [f"{place}: {count} — {error}" for place, count, error in data.undelivered],
+            "undelivered",
+            [f"{place}: {count} — {error}" for place, count, error in data.undelivered[:SHOWN]],
+            len(data.undelivered),
         ),
     ]
-    filled = [(heading, items) for heading, items in sections if items]
-    if not filled:
+    blocks: list[Heading | Bullets] = [Heading(title)]
+    for heading, key, lines, listed in sections:
+        total = max(data.totals.get(key, 0), listed)
+        if not total:
+            continue
+        more = total - len(lines)
+        items = (*lines, f"… and {more:,} more") if more > 0 else tuple(lines)
+        blocks += [Heading(f"{heading} ({total})"), Bullets(items)]
+    if len(blocks) == 1:
         text = f"{title}: nothing new, nothing overdue or due today."
         return Message(fallback=text, blocks=(Paragraph(text),))
-    blocks: list[Heading | Bullets] = [Heading(title)]
-    for heading, items in filled:
-        blocks += [Heading(f"{heading} ({len(items)})"), Bullets(tuple(items))]
     return Message(fallback=title, blocks=tuple(blocks))
 
 
-def _overdue_by_owner(data: DigestInput) -> list[tuple[str, list[str]]]:
+def _overdue_by_owner(data: DigestInput) -> list[tuple[str, str, list[str], int]]:
     owners = sorted({s.owner for s in data.overdue})
-    return [
-        (f"Overdue, {owner}", [_step_line(s, data.tz) for s in data.overdue if s.owner == owner])
-        for owner in owners
-    ]
+    sections = []
+    for owner in owners:
+        steps = [s for s in data.overdue if s.owner == owner]
+        key = f"overdue:{owner}"
+        sections.append((f"Overdue, {owner}", key, _step_lines(steps, data.tz), len(steps)))
+    return sections
+
+
+def _step_lines(steps: list[DigestStep], tz: tzinfo) -> list[str]:
+    return [_step_line(s, tz) for s in steps[:SHOWN]]
 
 
 def _step_line(step: DigestStep, tz: tzinfo) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.store.sealing import SealedJSON, SealedText
@@ -35,13 +35,17 @@ class Case(Base):
     """What the team tracks: one alert about one defender, from opening to close."""
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("year", "number", name="uq_cases_year_number"),)
+    __table_args__ = (
+        UniqueConstraint("year", "number", name="uq_cases_year_number"),
+        # The open cases, first opened first, with what the digest reads of them (`ua list`).
+        Index("ix_cases_status_created_at", "status", "created_at", "id", "code", "country"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     year: Mapped[int]
     number: Mapped[int]
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
     outcome: Mapped[str | None] = mapped_column(String(40))
     country: Mapped[str] = mapped_column(String(2), index=True)
     severity: Mapped[str] = mapped_column(String(10))
@@ -63,7 +67,7 @@ class Case(Base):
     # Where the case was raised: reminders and escalations go back there.
     origin_platform: Mapped[str] = mapped_column(String(20), default="", server_default="")
     origin_address: Mapped[str] = mapped_column(String(300), default="", server_default="")
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     # When the sensitive fields were erased (retention or `ua purge`); the statistics remain.
@@ -127,9 +131,11 @@ class Target(Base):
     """An institution engaged on a case, why, and what came of it."""
 
     __tablename__ = "targets"
+    # A case's targets, and which institutions it engages without reading them (the digest).
+    __table_args__ = (Index("ix_targets_case_id_institution", "case_id", "institution"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     position: Mapped[int]
     category: Mapped[str] = mapped_column(String(40))
     institution: Mapped[str] = mapped_column(String(120), default="", server_default="")
@@ -148,10 +154,28 @@ class ChecklistStep(Base):
     """One step of a case's escalation checklist."""
 
     __tablename__ = "checklist_steps"
-    __table_args__ = (UniqueConstraint("case_id", "n", name="uq_checklist_steps_case_id_n"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "n", name="uq_checklist_steps_case_id_n"),
+        # A case's steps, and whether anyone took one without reading them (the digest).
+        Index("ix_checklist_steps_case_id_assignee", "case_id", "assignee"),
+        # A case's open steps by due time, with what the digest sorts them by: done and
+        # skipped steps are not in it, so it stays small however many steps are finished.
+        Index(
+            "ix_checklist_steps_open",
+            "case_id",
+            "due_at",
+            "n",
+            "measure_id",
+            "assignee",
+            "owner_role",
+            "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     n: Mapped[int]
     # The playbook step it came from, so reminders and reports can tell steps apart.
     key: Mapped[str] = mapped_column(String(60), default="", server_default="")
