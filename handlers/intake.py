@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from bot.domain.alert import parse_alert
 from bot.domain.case import CaseView, Place
 from bot.domain.directory import Directory
-from bot.domain.duplicates import WINDOW, Recent, likely_duplicate
+from bot.domain.duplicates import WINDOW, likely_duplicate
 from bot.domain.messages import Message, Paragraph
 from bot.domain.triage import Triage, triage
 from bot.domain.views import case_opened
-from bot.store.cases import case_by_source, open_case, recent_open_cases
+from bot.store.cases import case_by_source, get_case, open_case, recent_open_cases
 from bot.store.changes import record
 from bot.store.models import Case
 from handlers.contacts import directory_for
@@ -123,25 +123,14 @@ def duplicate_notice(code: str) -> Message:
 def _twin(session: Session, result: Triage, now: datetime) -> Case | None:
     """An open case this alert most likely repeats (same defender, country, threats, a day)."""
     alert = result.alert
-    cases = recent_open_cases(session=session, country=alert.country, since=now - WINDOW)
-    recent = [
-        Recent(
-            code=c.code,
-            country=c.country,
-            threats=frozenset(t.threat for t in c.threats),
-            opened_at=c.created_at,
-            defender=c.defender.name if c.defender else None,
-        )
-        for c in cases
-    ]
     code = likely_duplicate(
         country=alert.country,
         threats=frozenset(t.value for t in alert.threats),
         defender=alert.defender.name,
         now=now,
-        recent=recent,
+        recent=recent_open_cases(session=session, country=alert.country, since=now - WINDOW),
     )
-    return next((c for c in cases if c.code == code), None)
+    return get_case(session=session, code=code) if code is not None else None
 
 
 def _case_from_source(

@@ -23,10 +23,11 @@ LIMITS = {"blocks": 50, "section": 3000, "header": 150, "button": 75, "modal_tit
 
 @dataclass
 class Call:
-    """One Web API call as the emulator received it."""
+    """One Web API call as the emulator received it, and when (time.monotonic())."""
 
     method: str
     args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.domain.alert import Alert
 from bot.domain.case import CaseView, Place, StepView, TargetView
 from bot.domain.commands import format_case_code
+from bot.domain.duplicates import Recent
 from bot.domain.triage import Triage
 from bot.store.models import (
     AuditEvent,
@@ -27,7 +28,11 @@ from bot.store.models import (
 def open_case(
     *, session: Session, triage: Triage, actor: str, place: Place, now: datetime, tz: tzinfo
 ) -> Case:
-    """Store a new case with its defender, threats, targets, steps and an audit event."""
+    """Store a new case with its defender, threats, targets, steps and an audit event.
+
+    Targets and steps (a few dozen rows) go in as one multi-row INSERT each, not object by
+    object through the unit of work (which took most of a case's save time), and are read back
+    so the returned case has them, in order."""
     year = now.astimezone(tz).year
     case = _new_case(
         triage=triage,
@@ -39,6 +44,38 @@ def open_case(
     case.origin_platform, case.origin_address = place.platform, place.address
     session.add(case)
     session.flush()
+    targets = [
+        {
+            "case_id": case.id,
+            "position": i,
+            "category": t.category.value,
+            "institution": t.institution,
+            "name": t.name,
+            "reason": t.reason,
+            "contact": t.contact,
+            "status": "pending",
+        }
+        for i, t in enumerate(triage.targets)
+    ]
+    steps = [
+        {
+            "case_id": case.id,
+            "n": s.n,
+            "key": s.key,
+            "title": s.title,
+            "owner_role": s.owner_role.value,
+            "status": "open" if s.gate_open else "blocked",
+            "due_at": now + s.due,
+            "next_reminder_at": now + s.due if s.gate_open else None,
+            "target_name": s.target,
+            "gated_by": f"consent.{s.gate.value}" if s.gate else None,
+        }
+        for s in triage.checklist
+    ]
+    for model, rows in ((Target, targets), (ChecklistStep, steps)):
+        if rows:  # every row alike (NULLs written out), so one statement each
+            session.execute(insert(model).execution_options(render_nulls=True), rows)
+    session.refresh(case, ["targets", "steps"])
     session.add(
         AuditEvent(
             case_id=case.id,
@@ -53,23 +90,36 @@ def open_case(
 
 
 def _next_number(*, session: Session, year: int) -> int:
-    """Take the year's next number; the counter row stays locked until the transaction ends."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    highest_stored = (
-        select(func.coalesce(func.max(Case.number), 0)).where(Case.year == year).scalar_subquery()
-    )
-    session.execute(
-        insert(CaseCounter)
-        .values(year=year, last_number=highest_stored)
-        .on_conflict_do_nothing(index_elements=[CaseCounter.year])
-    )
+    """Take the year's next number; the counter row stays locked until the transaction ends.
+    Only a year's first case also creates the row (from the highest number stored)."""
+    taken = _bump_counter(session=session, year=year)
+    if taken is None:
+        dialect = session.get_bind().dialect.name
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        highest_stored = (
+            select(func.coalesce(func.max(Case.number), 0))
+            .where(Case.year == year)
+            .scalar_subquery()
+        )
+        session.execute(
+            upsert(CaseCounter)
+            .values(year=year, last_number=highest_stored)
+            .on_conflict_do_nothing(index_elements=[CaseCounter.year])
+        )
+        taken = _bump_counter(session=session, year=year)
+        assert taken is not None
+    return taken
+
+
+def _bump_counter(*, session: Session, year: int) -> int | None:
+    """The year's counter plus one, now stored; None when the year has no counter yet."""
     taken = session.execute(
         update(CaseCounter)
         .where(CaseCounter.year == year)
         .values(last_number=CaseCounter.last_number + 1)
         .returning(CaseCounter.last_number)
-    ).scalar_one()
-    return int(taken)
+    ).scalar_one_or_none()
+    return None if taken is None else int(taken)
 
 
 def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: int) -> Case:
@@ -102,32 +152,6 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
         gender=alert.defender.gender,
     )
     case.threats = [CaseThreat(position=i, threat=t.value) for i, t in enumerate(alert.threats)]
-    case.targets = [
-        Target(
-            position=i,
-            category=t.category.value,
-            institution=t.institution,
-            name=t.name,
-            reason=t.reason,
-            contact=t.contact,
-            status="pending",
-        )
-        for i, t in enumerate(triage.targets)
-    ]
-    case.steps = [
-        ChecklistStep(
-            n=s.n,
-            key=s.key,
-            title=s.title,
-            owner_role=s.owner_role.value,
-            status="open" if s.gate_open else "blocked",
-            due_at=now + s.due,
-            next_reminder_at=now + s.due if s.gate_open else None,
-            target_name=s.target,
-            gated_by=f"consent.{s.gate.value}" if s.gate else None,
-        )
-        for s in triage.checklist
-    ]
     return case
 
 
@@ -171,14 +195,37 @@ def get_case(*, session: Session, code: str, for_update: bool = False) -> Case |
     return session.scalar(query)
 
 
-def recent_open_cases(*, session: Session, country: str, since: datetime) -> list[Case]:
-    """Open cases in the country opened since `since`, with their defenders and threats."""
-    query = (
-        select(Case)
-        .where(Case.country == country, Case.status == "open", Case.created_at >= since)
-        .options(selectinload(Case.defender), selectinload(Case.threats))
-    )
-    return list(session.scalars(query))
+def recent_open_cases(*, session: Session, country: str, since: datetime) -> list[Recent]:
+    """Open cases in the country opened since `since` whose defender is named (a case about an
+    unnamed person is nobody's repeat), as the duplicate check reads them. Only the code, date,
+    name and threats are read: a burst of alerts from one country must not decrypt and load
+    every recent case in full for each new one."""
+    cases = session.execute(
+        select(Case.id, Case.code, Case.country, Case.created_at, Defender.name)
+        .join(Defender, Defender.case_id == Case.id)
+        .where(
+            Case.country == country,
+            Case.status == "open",
+            Case.created_at >= since,
+            Defender.name.is_not(None),
+        )
+    ).all()
+    threats: dict[int, set[str]] = {case.id: set() for case in cases}
+    if threats:
+        for case_id, threat in session.execute(
+            select(CaseThreat.case_id, CaseThreat.threat).where(CaseThreat.case_id.in_(threats))
+        ):
+            threats[case_id].add(threat)
+    return [
+        Recent(
+            code=c.code,
+            country=c.country,
+            threats=frozenset(threats[c.id]),
+            opened_at=c.created_at,
+            defender=c.name,
+        )
+        for c in cases
+    ]
 
 
 def case_by_source(*, session: Session, source_id: str) -> Case | None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.domain.case import Place
 from bot.domain.messages import Message
@@ -119,7 +119,12 @@ def take(*, session: Session, row_id: int, now: datetime) -> bool:
     """Hold one pending row for a connector about to post it itself (the command's own
     answer); False when it is not this caller's to post: held, sent or gone, or behind older
     rows for the same place (then it is due at once, and the dispatcher sends it in order)."""
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(
+        OutboxMessage,
+        row_id,
+        with_for_update=True,
+        options=[defer(OutboxMessage.payload)],  # the caller has the message: nothing to open
+    )
     if row is None or row.status != PENDING or row.claimed_until is not None:
         return False
     older = session.scalar(
@@ -153,6 +158,28 @@ def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
             payload={},
         )
     )
+
+
+def due_behind(*, session: Session, row_id: int, now: datetime) -> bool:
+    """Whether pending rows for the same place, due now, wait behind this one (sent in order,
+    they may go as soon as it is out of the way)."""
+    place = session.execute(
+        select(OutboxMessage.platform, OutboxMessage.address).where(OutboxMessage.id == row_id)
+    ).one_or_none()
+    if place is None:
+        return False
+    later = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.platform == place.platform,
+            OutboxMessage.address == place.address,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.id > row_id,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .limit(1)
+    )
+    return later is not None
 
 
 def mark_failed(

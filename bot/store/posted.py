@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
@@ -19,22 +23,37 @@ def find_posted(*, session: Session, place: Place, key: str) -> str | None:
     return session.scalar(query)
 
 
-def remember_posted(*, session: Session, place: Place, key: str, message_id: str) -> None:
-    """Record (or move) the message that now stands for `key` at `place`."""
-    query = select(PostedMessage).where(
+def find_all_posted(*, session: Session, place: Place, keys: list[str]) -> dict[str, str]:
+    """`find_posted` for several keys at once: the platform's message id by key, where found."""
+    query = select(PostedMessage.key, PostedMessage.message_id).where(
         PostedMessage.platform == place.platform,
         PostedMessage.address == place.address,
-        PostedMessage.key == key,
+        PostedMessage.key.in_(keys),
     )
-    row = session.scalar(query)
-    if row is None:
-        session.add(
-            PostedMessage(
-                platform=place.platform, address=place.address, key=key, message_id=message_id
-            )
+    return {key: message_id for key, message_id in session.execute(query)}
+
+
+def remember_posted(*, session: Session, place: Place, key: str, message_id: str) -> None:
+    """Record (or move) the message that now stands for `key` at `place`."""
+    remember_all_posted(session=session, place=place, message_ids={key: message_id})
+
+
+def remember_all_posted(*, session: Session, place: Place, message_ids: Mapping[str, str]) -> None:
+    """`remember_posted` for several keys, in one statement."""
+    if not message_ids:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(PostedMessage)
+    rows = [
+        {"platform": place.platform, "address": place.address, "key": key, "message_id": posted}
+        for key, posted in message_ids.items()
+    ]
+    session.execute(
+        upsert.values(rows).on_conflict_do_update(
+            index_elements=[PostedMessage.platform, PostedMessage.address, PostedMessage.key],
+            set_={"message_id": upsert.excluded.message_id},
         )
-    else:
-        row.message_id = message_id
+    )
 
 
 def find_posted_key(*, session: Session, place: Place, message_id: str) -> str | None:

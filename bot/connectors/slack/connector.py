@@ -370,10 +370,11 @@ class SlackConnector:
         """Post a command's public answer at once; when it waits in the outbox, hold its row
         first so the dispatcher cannot post it too, and give it back if Slack refuses."""
         key = message.outbox_key
-        if not await self._posted.take(key):
+        known = await self._posted.take_and_find(key, place, _looked_up(message, key))
+        if known is None:
             return  # the dispatcher has it, or it went already
         try:
-            await self.post(place, message, key)
+            await self._post(place, message, key, known)
         except SlackApiError:
             await self._posted.give_back(key)
             raise
@@ -401,23 +402,29 @@ class SlackConnector:
         """Post to a channel. A message with a case card edits the card in place and says what
         changed in its thread; a reminder goes in the thread of its case's card. A keyed post
         carries its key in the message's metadata, where `_adopt_earlier_post` finds it."""
+        await self._post(
+            place, message, key, await self._posted.find_all(place, _looked_up(message, key))
+        )
+
+    async def _post(
+        self, place: Place, message: Message, key: str | None, known: dict[str, str]
+    ) -> None:
+        """`post`, given what was posted already under the keys it needs (`_looked_up`)."""
         text = fallback_text(message)
-        if key is not None and await self._posted.find(place, key):
+        card = message.replaces if message.card else None
+        if key is not None and key in known:
             return  # delivered before a restart or a lost answer
-        if message.card and message.replaces:
-            await self._refresh_card(place, message, text, key)
+        if card:
+            await self._refresh_card(place, message, text, key, known.get(card))
             return
-        thread = None
-        if message.thread:
-            thread = await self._posted.find(place, message.thread)
         response = await self._poster.chat_postMessage(
             channel=place.address,
             text=text,
             blocks=to_blocks(message),
-            thread_ts=thread,
+            thread_ts=known.get(message.thread) if message.thread else None,
             metadata=_delivery_metadata(key),
         )
-        await self._remember(place, key, response)
+        await self._remember(place, response, key)
 
     async def _adopt_earlier_post(self, place: Place, message: Message, key: str) -> bool:
         """Whether a message carrying `key` is already in the channel (or the thread it
@@ -447,39 +454,35 @@ class SlackConnector:
                 return True
         return False
 
-    async def _remember(self, place: Place, key: str | None, response: Any) -> None:
-        if key is not None:
-            await self._posted.remember(place, key, str(response["ts"]))
+    async def _remember(self, place: Place, response: Any, *keys: str | None) -> None:
+        """Record the posted message as standing for each of `keys` (None ones skipped)."""
+        ts = str(response["ts"])
+        await self._posted.remember_all(place, {key: ts for key in keys if key is not None})
 
     async def _refresh_card(
-        self, place: Place, message: Message, text: str, key: str | None
+        self, place: Place, message: Message, text: str, key: str | None, ts: str | None
     ) -> None:
+        """Post the card, or edit it where it was posted (`ts`) and say what changed in its
+        thread."""
         assert message.replaces is not None
         card = render(message.card)
-        ts = await self._posted.find(place, message.replaces)
-        if ts is None:
-            response = await self._poster.chat_postMessage(
-                channel=place.address, text=text, blocks=card, metadata=_delivery_metadata(key)
-            )
-            await self._posted.remember(place, message.replaces, str(response["ts"]))
-            await self._remember(place, key, response)
-            return
-        try:
-            await self._poster.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
-        except SlackApiError as error:
-            if _error_code(error) != "message_not_found":
-                raise
-            # Someone deleted the card: post a fresh one and keep that one up to date.
-            response = await self._poster.chat_postMessage(
-                channel=place.address, text=text, blocks=card, metadata=_delivery_metadata(key)
-            )
-            await self._posted.remember(place, message.replaces, str(response["ts"]))
-            await self._remember(place, key, response)
-            return
+        if ts is not None:
+            try:
+                await self._poster.chat_update(channel=place.address, ts=ts, text=text, blocks=card)
+            except SlackApiError as error:
+                if _error_code(error) != "message_not_found":
+                    raise
+                ts = None  # someone deleted the card: post a fresh one, kept up to date from now
+            else:
+                response = await self._poster.chat_postMessage(
+                    channel=place.address, thread_ts=ts, text=text, metadata=_delivery_metadata(key)
+                )
+                await self._remember(place, response, key)
+                return
         response = await self._poster.chat_postMessage(
-            channel=place.address, thread_ts=ts, text=text, metadata=_delivery_metadata(key)
+            channel=place.address, text=text, blocks=card, metadata=_delivery_metadata(key)
         )
-        await self._remember(place, key, response)
+        await self._remember(place, response, message.replaces, key)
 
 
 async def _saved_then_acked(ack: Any, work: Callable[[], Message]) -> Message:
@@ -490,6 +493,11 @@ async def _saved_then_acked(ack: Any, work: Callable[[], Message]) -> Message:
     await asyncio.wait({task}, timeout=ACK_WITHIN_S)
     await ack()
     return await task
+
+
+def _looked_up(message: Message, key: str | None) -> tuple[str | None, ...]:
+    """The keys whose posts posting `message` depends on: its own, its card's, its thread's."""
+    return (key, message.replaces if message.card else None, message.thread)
 
 
 def _delivery_metadata(key: str | None) -> dict[str, Any] | None:
