@@ -54,12 +54,23 @@ class Seen:
 
 
 class Responder:
-    """One person with one encrypted device: creates rooms, talks, reads Tocsin's answers."""
+    """One person with one encrypted device: creates rooms, talks, reads Tocsin's answers.
+
+    Each sync asks for the rooms' full state unless `full_state_always` is False: then only the
+    first does, and later ones get what changed, as an app does (cheaper, for the benches)."""
 
     def __init__(
-        self, server: SynapseServer, localpart: str, folder: Path, *, register: bool = True
+        self,
+        server: SynapseServer,
+        localpart: str,
+        folder: Path,
+        *,
+        register: bool = True,
+        full_state_always: bool = True,
     ) -> None:
         self.server = server
+        self.full_state_always = full_state_always
+        self._synced = False
         self.password = f"pw-{localpart}"
         self.user_id = (
             server.register(localpart, self.password) if register else server.user_id(localpart)
@@ -87,8 +98,10 @@ class Responder:
 
     async def sync(self, timeout_ms: int = 0) -> None:
         """One sync, then the key traffic nio's sync_forever would do."""
-        response = await self.client.sync(timeout=timeout_ms, full_state=True)
+        full_state = self.full_state_always or not self._synced
+        response = await self.client.sync(timeout=timeout_ms, full_state=full_state)
         if isinstance(response, SyncResponse):
+            self._synced = True
             # nio drops other people's key requests before any callback: read them here.
             self.to_device.extend(response.to_device_events)
         if self.client.should_upload_keys:

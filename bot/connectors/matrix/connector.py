@@ -30,7 +30,7 @@ from bot.connectors.matrix import credentials
 from bot.connectors.matrix.devices import Asker, DeviceRegistry
 from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.policy import is_allowed
-from bot.connectors.matrix.posting import PostingError, Queued, RateLimited, RoomPoster
+from bot.connectors.matrix.posting import Earlier, PostingError, Queued, RateLimited, RoomPoster
 from bot.connectors.posted import PostedMessages
 from bot.delivery import DeliveryFailed
 from bot.domain import guided
@@ -40,6 +40,7 @@ from bot.domain.commands import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
+from bot.store.posted import find_posted
 from config.settings import Settings
 from handlers.access import is_bound
 from handlers.admin import audit_place_change
@@ -51,7 +52,11 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
 # Events per room one sync returns: enough for everything a room says while Tocsin restarts.
 TIMELINE_LIMIT = 100
-SYNC_FILTER = {"room": {"timeline": {"limit": TIMELINE_LIMIT}}}
+# Presence, typing and read receipts are never read: not asked for, they cost no parsing.
+SYNC_FILTER = {
+    "presence": {"not_types": ["*"]},
+    "room": {"timeline": {"limit": TIMELINE_LIMIT}, "ephemeral": {"not_types": ["*"]}},
+}
 DONE_REACTIONS = frozenset({"✅", "✅️", "✔️", "✔", "☑️"})
 GUIDED_EXPIRES_S = 30 * 60
 SEEN_EVENTS = 2_000
@@ -445,8 +450,26 @@ class MatrixConnector:
 
     async def _run(self, sender: str, place: Place, words: str, answering: Any | None) -> None:
         request = Command(actor=sender, place=place, text=words)
-        reply = await asyncio.to_thread(handle, request, self._services)
-        self._reply(place, reply, answering)
+        reply, earlier = await self._answer(place, lambda: handle(request, self._services))
+        self._reply(place, reply, answering, earlier)
+
+    async def _answer(
+        self, place: Place, work: Callable[[], Message]
+    ) -> tuple[Message, Earlier | None]:
+        """Run a command's `work` off the loop and, in the same thread, look up the event its
+        answer builds on (its case's card), so posting it waits on no second look."""
+        generation = self._poster.generation(place.address)
+
+        def run() -> tuple[Message, Earlier | None]:
+            reply = work()
+            key = reply.replaces if reply.card and reply.replaces else reply.thread
+            if key is None:
+                return reply, None
+            with self._services.transaction() as session:
+                found = find_posted(session=session, place=place, key=key)
+            return reply, Earlier(key, found, generation)
+
+        return await asyncio.to_thread(run)
 
     def _guided_active(self, conversation: tuple[str, str]) -> bool:
         entry = self._guided.get(conversation)
@@ -483,17 +506,22 @@ class MatrixConnector:
             self._reply(place, _notice(step.say), event)
             return
         request = Command(actor=event.sender, place=place, text="new")
-        reply = await asyncio.to_thread(handle_new_alert, step.alert, request, self._services)
-        self._reply(place, reply, event)
+        alert = step.alert
+        reply, earlier = await self._answer(
+            place, lambda: handle_new_alert(alert, request, self._services)
+        )
+        self._reply(place, reply, event, earlier)
 
-    def _reply(self, place: Place, message: Message, event: Any | None) -> None:
+    def _reply(
+        self, place: Place, message: Message, event: Any | None, earlier: Earlier | None = None
+    ) -> None:
         """Answer an event: in its thread when it was written in one, else as a reply."""
         if event is None:
-            self._poster.queue.put_nowait(Queued(place, message))
+            self._poster.queue.put_nowait(Queued(place, message, earlier=earlier))
             return
         relation = event.source.get("content", {}).get("m.relates_to") or {}
         root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
-        self._poster.queue.put_nowait(Queued(place, message, event.event_id, root))
+        self._poster.queue.put_nowait(Queued(place, message, event.event_id, root, earlier))
 
 
 def _needed(words: str) -> Role:

@@ -41,14 +41,26 @@ class RateLimited(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Earlier:
+    """The event posted under `key` (a card, or the card a reminder's thread hangs from), looked
+    up before the message was queued: None when there was none. It holds while the room's
+    `RoomPoster.generation` is still `generation`; else it is looked up again when posting."""
+
+    key: str
+    event_id: str | None
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class Queued:
     """A message waiting to be posted; `reply_to` is the command it answers, `thread_root` the
-    thread that command was written in."""
+    thread that command was written in, `earlier` what it builds on, if already looked up."""
 
     place: Place
     message: Message
     reply_to: str | None = None
     thread_root: str | None = None
+    earlier: Earlier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,13 @@ class RoomPoster:
         self._posted = PostedMessages(services)
         self._max_pause_s = max_pause_s
         self.queue: asyncio.Queue[Queued] = asyncio.Queue()
+        # Per room, how many times an event was remembered under a key: a lookup made before
+        # a change stands only while this has not moved.
+        self._generations: dict[str, int] = {}
+
+    def generation(self, room_id: str) -> int:
+        """Read before looking up what a message builds on, to pass on with it in `Earlier`."""
+        return self._generations.get(room_id, 0)
 
     async def run(self) -> None:
         """Post queued messages one at a time until cancelled."""
@@ -131,11 +150,11 @@ class RoomPoster:
             return
         parts = _Parts(progress, key if key is not None else message.outbox_key)
         if message.card and message.replaces:
-            await self._refresh_card(place, message, parts)
+            await self._refresh_card(item, parts)
             return
         content = render.content(message)
         if message.thread:
-            root = await self._posted.find(place, message.thread)
+            root = await self._find(item, message.thread)
             if root is not None:
                 content = render.in_thread(root, content)
         elif item.thread_root is not None:
@@ -145,16 +164,35 @@ class RoomPoster:
         event_id = await self._send_once(parts, "message", place.address, content)
         if message.about:
             # One key for each reminder, so a reaction to any of them finds its step.
-            await self._posted.remember(place, f"{message.about} {event_id}", event_id)
+            await self._remember(place, f"{message.about} {event_id}", event_id)
 
-    async def _refresh_card(self, place: Place, message: Message, parts: _Parts) -> None:
+    async def _find(self, item: Queued, key: str) -> str | None:
+        """The event posted under `key` in the item's room: as looked up before it was queued
+        when nothing was remembered there since, else looked up now."""
+        earlier = item.earlier
+        if (
+            earlier is not None
+            and earlier.key == key
+            and earlier.generation == self.generation(item.place.address)
+        ):
+            return earlier.event_id
+        return await self._posted.find(item.place, key)
+
+    async def _remember(self, place: Place, key: str, event_id: str) -> None:
+        try:
+            await self._posted.remember(place, key, event_id)
+        finally:
+            self._generations[place.address] = self.generation(place.address) + 1
+
+    async def _refresh_card(self, item: Queued, parts: _Parts) -> None:
         """Post the case card once, then edit it in place and say what changed in its thread."""
+        place, message = item.place, item.message
         key = message.replaces or ""
         card = render.content(message, blocks=message.card)
-        original = await self._posted.find(place, key)
+        original = await self._find(item, key)
         if original is None:
             event_id = await self._send_once(parts, "card", place.address, card)
-            await self._posted.remember(place, key, event_id)
+            await self._remember(place, key, event_id)
             return
         edit = render.edit(original, card, summary=message.fallback)
         await self._send_once(parts, "edit", place.address, edit)
