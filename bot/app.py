@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -219,4 +220,7 @@ def _stop_requested() -> asyncio.Event:
 def run(settings: Settings) -> None:
     """`tocsin run`: start Tocsin and serve until input ends or the process is stopped."""
     with opened(settings) as app:
+        # What start-up built (modules, world data, the playbook) lives as long as the process:
+        # keep it out of the collector's sweeps, which otherwise pause commands for ~100 ms.
+        gc.freeze()
         asyncio.run(run_connectors(settings, app))
