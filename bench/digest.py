@@ -40,9 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +57,7 @@ from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
 from handlers.digest import build_digest
+from tests.pg_schema import POSTGRES_URL, postgres_schema
 
 CASES, STEPS_PER_CASE = 100_000, 10
 # The benchmark's day: the digests are built at this instant, the cases fill the two years before.
@@ -114,9 +112,6 @@ SECTIONS = [
     "Messages Tocsin could not deliver",
 ]
 TARGET_MS, TARGET_MB = 200.0, 200.0
-POSTGRES_URL = os.environ.get(
-    "TOCSIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 ROOT = Path(__file__).resolve().parents[1]
 DATA_KEY_VARIABLE = "TOCSIN_BENCH_DATA_KEY"
 
@@ -489,20 +484,6 @@ def _child(*arguments: str, key: str) -> dict[str, Any]:
     return result
 
 
-@contextmanager
-def _postgres_schema() -> Iterator[str]:
-    schema = f"tocsin_bench_digest_{uuid.uuid4().hex[:10]}"
-    admin = create_database_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield schema
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _filled_and_measured(url: str, schema: str | None, key: str) -> dict[str, Any]:
     engine = _engine(url, schema)
     started = time.perf_counter()
@@ -536,7 +517,7 @@ def main(arguments: list[str]) -> int:
     use_keys([key])
     with tempfile.TemporaryDirectory() as folder:
         sqlite = _filled_and_measured(f"sqlite:///{Path(folder) / 'digest.db'}", None, key)
-    with _postgres_schema() as schema:
+    with postgres_schema("tocsin_bench_digest") as schema:
         postgres = _filled_and_measured(POSTGRES_URL, schema, key)
     floor = statistics.median(_child("floor", key=key)["rss_mb"] for _ in range(3))
     rss = max(sqlite["rss_mb"], postgres["rss_mb"])

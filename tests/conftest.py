@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -23,12 +22,10 @@ from bot.store.sealing import use_keys
 from config.playbook import load_playbook
 from config.world import load_world
 from handlers.context import Services
+from tests.pg_schema import POSTGRES_URL, postgres_schema
 from tests.ports import free_port
 from tests.slack_emulator import SlackEmulator
 
-POSTGRES_URL = os.environ.get(
-    "TOCSIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REQUIRE_POSTGRES = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
 OPENED_AT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
 # A fixed, fictional data key for every test and test subprocess.
@@ -122,16 +119,8 @@ def fresh_postgres_schema(prefix: str) -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"{problem}, and TOCSIN_REQUIRE_POSTGRES=1 requires it")
         pytest.skip(f"{problem}: PostgreSQL database tests skipped")
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_database_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with postgres_schema(prefix) as schema:
         yield schema
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -91,17 +91,6 @@ def due_steps_by_section(
         step = DigestStep(code=code, n=n, title=title, owner=who, due_at=due_at)
         sections[shown[step_id]].first.append(step)
     return sections
-    rows = session.execute(
-        select(ChecklistStep.id, Case.code, ChecklistStep.n, ChecklistStep.title, owner)
-        .add_columns(ChecklistStep.due_at)
-        .join(Case, Case.id == ChecklistStep.case_id)
-        .where(ChecklistStep.id.in_(shown))
-        .order_by(*order)
-    )
-    for step_id, code, n, title, who, due_at in rows:
-        step = DigestStep(code=code, n=n, title=title, owner=who, due_at=due_at)
-        sections[shown[step_id]].first.append(step)
-    return sections
 
 
 class OpenCase(NamedTuple):
