@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.results import Figure, publish
-from bench.startup import environment, ready
+from bench.startup import environment, migrated, ready
 from tests.ports import free_port
 
 ALERTS = 300
@@ -79,9 +79,7 @@ def one_run(folder: Path) -> float:
 def main() -> int:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        migrate = [sys.executable, "-m", "bot", "migrate"]
-        env = environment(folder / "bench.db", free_port())
-        subprocess.run(migrate, env=env, cwd=folder, check=True, capture_output=True)
+        migrated(folder)
         rates = [one_run(folder) for _ in range(RUNS)]
     ok = publish(
         [

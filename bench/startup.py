@@ -47,6 +47,13 @@ def environment(database: Path, port: int) -> dict[str, str]:
 KEY = generate_key()
 
 
+def migrated(folder: Path) -> None:
+    """A SQLite database in `folder`, migrated as `tocsin migrate` does."""
+    migrate = [sys.executable, "-m", "bot", "migrate"]
+    env = environment(folder / "bench.db", free_port())
+    subprocess.run(migrate, env=env, cwd=folder, check=True, capture_output=True)
+
+
 def ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
@@ -98,9 +105,7 @@ def import_floor() -> float:
 def main() -> int:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        migrate = [sys.executable, "-m", "bot", "migrate"]
-        env = environment(folder / "bench.db", free_port())
-        subprocess.run(migrate, env=env, cwd=folder, check=True, capture_output=True)
+        migrated(folder)
         one_start(folder)  # warm the file system cache, as a restarted service has it
         samples = [one_start(folder) for _ in range(SAMPLES)]
     floors = [import_floor() for _ in range(SAMPLES)]

@@ -127,21 +127,25 @@ def take(*, session: Session, row_id: int, now: datetime) -> bool:
     )
     if row is None or row.status != PENDING or row.claimed_until is not None:
         return False
-    older = session.scalar(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.platform == row.platform,
-            OutboxMessage.address == row.address,
-            OutboxMessage.status == PENDING,
-            OutboxMessage.id < row.id,
-        )
-        .limit(1)
-    )
+    older = session.scalar(_one_pending(row.platform, row.address).where(OutboxMessage.id < row.id))
     if older is not None:
         row.next_attempt_at = min(row.next_attempt_at, now)
         return False
     row.claimed_until = now + LEASE
     return True
+
+
+def _one_pending(platform: str, address: str) -> Select[int]:
+    """The id of one pending row for the place (narrow it with `.where`)."""
+    return (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.address == address,
+            OutboxMessage.status == PENDING,
+        )
+        .limit(1)
+    )
 
 
 def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
@@ -169,15 +173,9 @@ def due_behind(*, session: Session, row_id: int, now: datetime) -> bool:
     if place is None:
         return False
     later = session.scalar(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.platform == place.platform,
-            OutboxMessage.address == place.address,
-            OutboxMessage.status == PENDING,
-            OutboxMessage.id > row_id,
-            OutboxMessage.next_attempt_at <= now,
+        _one_pending(place.platform, place.address).where(
+            OutboxMessage.id > row_id, OutboxMessage.next_attempt_at <= now
         )
-        .limit(1)
     )
     return later is not None
 
