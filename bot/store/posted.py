@@ -33,13 +33,8 @@ def find_all_posted(*, session: Session, place: Place, keys: list[str]) -> dict[
     return {key: message_id for key, message_id in session.execute(query)}
 
 
-def remember_posted(*, session: Session, place: Place, key: str, message_id: str) -> None:
-    """Record (or move) the message that now stands for `key` at `place`."""
-    remember_all_posted(session=session, place=place, message_ids={key: message_id})
-
-
 def remember_all_posted(*, session: Session, place: Place, message_ids: Mapping[str, str]) -> None:
-    """`remember_posted` for several keys, in one statement."""
+    """Record (or move) the message that now stands for each key at `place`, in one statement."""
     if not message_ids:
         return
     dialect = session.get_bind().dialect.name
