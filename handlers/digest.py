@@ -15,8 +15,8 @@ from bot.domain.commands import CommandError
 from bot.domain.commands import Digest as DigestCommand
 from bot.domain.digest import SHOWN, DigestInput, DigestStep, digest_message
 from bot.domain.directory import Contact
-from bot.domain.messages import Message, Note, Paragraph
-from bot.domain.reminders import LATE_NOTE
+from bot.domain.messages import Message, Paragraph
+from bot.domain.reminders import marked_late
 from bot.domain.schedule import next_local_time
 from bot.store import digest as digest_store
 from bot.store.contacts import all_contacts
@@ -40,11 +40,7 @@ def build_digest(
 ) -> Message:
     """The digest for this destination's day, in its time zone (`late` after downtime)."""
     message = digest_message(gather_digest(session, services, destination, now))
-    if not late:
-        return message
-    return Message(
-        fallback=message.fallback + LATE_NOTE, blocks=(*message.blocks, Note(LATE_NOTE.strip()))
-    )
+    return marked_late(message) if late else message
 
 
 def gather_digest(

@@ -25,6 +25,7 @@ from bot.domain.commands import (
     Purge,
     RecordMeasure,
     RecordReply,
+    ReportRequest,
     Roles,
     RouteAlert,
     SetConsent,
@@ -33,6 +34,7 @@ from bot.domain.commands import (
     ShowCase,
     StepChange,
     Unbind,
+    WeeklyReport,
     parse_command,
     strip_prefix,
 )
@@ -49,6 +51,7 @@ from handlers.context import Services
 from handlers.digest import digest_command, leads_here
 from handlers.intake import new_case, triage_alert
 from handlers.measures import record_measure
+from handlers.report import report_command, weekly_command
 from handlers.retention import purge
 from handlers.steps import change_step
 
@@ -170,6 +173,10 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return digest_command(parsed, place=command.place, services=services)
         case LeadsHere():
             return leads_here(place=command.place, services=services)
+        case ReportRequest():
+            return report_command(parsed, services=services)
+        case WeeklyReport():
+            return weekly_command(parsed, place=command.place, services=services)
         case _:
             return _run_admin(parsed, command, services)
 

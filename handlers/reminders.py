@@ -16,6 +16,7 @@ from bot.domain.reminders import (
     OverdueStep,
     ReminderKind,
     kind_of,
+    marked_late,
     next_reminder,
     reminder_message,
 )
@@ -27,6 +28,7 @@ from bot.store.models import ChecklistStep, Destination
 from bot.store.outbox import enqueue
 from handlers.context import Services
 from handlers.digest import build_digest
+from handlers.report import next_weekly_report, weekly_summary
 from handlers.retention import erase_expired
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,12 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
             message = build_digest(session, services, destination, now, late=when < started)
             planned.append((when, Outgoing(_place(destination), message)))
             destination.next_digest_at = next_digest(destination, now)
+        for destination in store.due_weekly_reports(session=session, now=now):
+            when = destination.next_weekly_report_at or now
+            summary = weekly_summary(session, services, destination, now)
+            message = marked_late(summary) if when < started else summary
+            planned.append((when, Outgoing(_place(destination), message)))
+            destination.next_weekly_report_at = next_weekly_report(destination, now)
         due_order = [item for _, item in sorted(planned, key=lambda pair: pair[0])]
         for item in due_order:  # in the transaction that advanced them: never lost, never twice
             enqueue(

@@ -10,6 +10,7 @@ from bot.domain.case import Disclosure, Place
 from bot.domain.commands import StepChange
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
+from bot.domain.playbook import TARGET_SEPARATOR
 from bot.store.changes import lock_case, record, step_state, store_step
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
@@ -28,6 +29,8 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
         store_step(row, after)
         if change.action in ("done", "skip"):
             follow_up_done(case, row, now, services.playbook.measures)
+        if change.action == "done":
+            acted(case, row, now)
         record(
             session=session,
             case=case,
@@ -40,6 +43,19 @@ def change_step(change: StepChange, *, actor: str, place: Place, services: Servi
         notes_shown = services.disclosure_for(session, place) is not Disclosure.MINIMAL
         headline = _confirmation(change, after, notes_shown=notes_shown)
         return card_reply(session, services, case, place, headline)
+
+
+def acted(case: Case, row: ChecklistStep, now: datetime) -> None:
+    """A step done: the case's first action if it had none, and the targets the step names
+    contacted (reports count both)."""
+    if case.first_action_at is None:
+        case.first_action_at = now
+    named = set((row.target_name or "").split(TARGET_SEPARATOR))
+    for target in case.targets:
+        if target.name in named and target.contacted_at is None:
+            target.contacted_at = now
+            if target.status == "pending":
+                target.status = "contacted"
 
 
 def _step(case: Case, n: int) -> ChecklistStep:

@@ -31,6 +31,20 @@ class Call:
 
 
 @dataclass
+class Upload:
+    """A file uploaded with files_upload_v2: its bytes, and where it was shared (once complete)."""
+
+    file_id: str
+    filename: str
+    alt_txt: str | None
+    length: int
+    data: bytes = b""
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass
 class SlackEmulator:
     """Start with `await emulator.start()`; point SLACK_API_URL at `emulator.api_url`."""
 
@@ -60,6 +74,8 @@ class SlackEmulator:
     post_latency_s: float = 0.0
     #: Posts made whose answer is still on its way (see post_latency_s).
     unanswered: int = 0
+    #: Files by id, as files.getUploadURLExternal gave them out.
+    uploads: dict[str, Upload] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -70,6 +86,7 @@ class SlackEmulator:
         application.router.add_route("*", "/api/{method}", self._api)
         application.router.add_get("/socket", self._socket)
         application.router.add_post("/respond", self._respond)
+        application.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -98,6 +115,14 @@ class SlackEmulator:
 
     def in_outage(self) -> bool:
         return time.monotonic() < self._outage_until
+
+    def shared_files(self, channel: str | None = None) -> list[Upload]:
+        """Files whose upload was completed into a channel (this one, if given), in order."""
+        return [
+            u
+            for u in self.uploads.values()
+            if u.channel is not None and channel in (None, u.channel)
+        ]
 
     def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
@@ -222,6 +247,10 @@ class SlackEmulator:
             ts = f"{next(self._ts)}.000100"
             self._store(args, ts)
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(args)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
         if method == "conversations.history":
             return self._history(args)
         if method == "conversations.replies":
@@ -239,6 +268,45 @@ class SlackEmulator:
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(args.get("view") or {})}}
         return {"ok": True}
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):08d}"
+        self.uploads[file_id] = Upload(
+            file_id, str(args["filename"]), args.get("alt_txt"), int(args["length"])
+        )
+        return {
+            "ok": True,
+            "file_id": file_id,
+            "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+        }
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL: the file's bytes, which must be as long as announced."""
+        upload = self.uploads.get(request.match_info["file_id"])
+        data = await request.read()
+        if upload is None or len(data) != upload.length:
+            return web.Response(status=400, text="bad upload")
+        upload.data = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        shared = []
+        for item in files or []:
+            upload = self.uploads.get(item.get("id"))
+            if upload is None or not upload.data:
+                return {"ok": False, "error": "file_not_found"}
+            if args.get("channel_id") in self.closed_channels:
+                return {"ok": False, "error": "not_in_channel"}
+            upload.title = item.get("title")
+            upload.channel = args.get("channel_id")
+            upload.thread_ts = args.get("thread_ts")
+            shared.append({"id": upload.file_id, "title": upload.title})
+        return {"ok": True, "files": shared}
 
     async def _respond(self, request: web.Request) -> web.Response:
         """The command's response URL: what the bot says there reaches the asker anywhere."""
@@ -340,6 +408,7 @@ async def _arguments(request: web.Request) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(raw or "{}")
     else:
         data = dict(parse_qsl(raw))
+    data = {**request.query, **data}  # slack_sdk sends some methods' arguments in the URL
     for key in ("blocks", "attachments", "view", "metadata"):
         if isinstance(data.get(key), str):
             data[key] = json.loads(data[key])

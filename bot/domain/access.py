@@ -15,6 +15,7 @@ from bot.domain.commands import (
     ListCases,
     ParsedCommand,
     Purge,
+    ReportRequest,
     Roles,
     RouteAlert,
     SetConsent,
@@ -22,6 +23,7 @@ from bot.domain.commands import (
     SetRole,
     ShowCase,
     Unbind,
+    WeeklyReport,
 )
 
 
@@ -56,6 +58,10 @@ def required_role(command: ParsedCommand) -> Role:
             return Role.OBSERVER if level is None else Role.ADMIN
         case SetConsent() | LeadsHere():
             return Role.LEAD
+        case WeeklyReport():
+            return Role.LEAD
+        case ReportRequest():
+            return Role.OBSERVER
         case Digest(at=at):
             return Role.RESPONDER if at is None else Role.LEAD
         case CaseChange(action=action) if action in _LEAD_CASE_ACTIONS:

@@ -41,6 +41,8 @@ USAGE = {
     "[2026-11-20] [review=2027-02-01]",
     "digest": "ua digest [at 09:00 America/Tegucigalpa]",
     "leads": "ua leads here",
+    "report": "ua report [since=2026-01-01] [until=2026-11-30] [country=HN] [period=month|week] "
+    "[chart=no] | ua report weekly on|off",
     "bind": "ua bind [team-name]",
     "unbind": "ua unbind",
     "disclosure": "ua disclosure [minimal|standard|full]",
@@ -163,6 +165,25 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class ReportRequest:
+    """`ua report [since=…] [until=…] [country=…] [period=…] [chart=no]`: counts, times and a
+    chart of the cases opened in a period (dates None: the handler's defaults)."""
+
+    since: date | None = None
+    until: date | None = None
+    country: str | None = None
+    period: str = "month"
+    chart: bool = True
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """`ua report weekly on|off`: this place gets the week's summary every Monday, or not."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class LeadsHere:
     """`ua leads here`: escalations past the case lead come to this room."""
 
@@ -219,6 +240,8 @@ ParsedCommand = (
     | RecordReply
     | RecordMeasure
     | Digest
+    | ReportRequest
+    | WeeklyReport
     | LeadsHere
     | Bind
     | Unbind
@@ -264,6 +287,8 @@ def parse_command(words_text: str) -> ParsedCommand:
         return _parse_measure(args)
     if verb == "digest":
         return _parse_digest(args)
+    if verb == "report":
+        return _parse_report(args)
     if verb == "leads":
         if [a.lower() for a in args] != ["here"]:
             raise CommandError(f"Usage: {USAGE['leads']}")
@@ -463,6 +488,43 @@ def _parse_digest(args: list[str]) -> Digest:
         raise CommandError(f"{error}. Usage: {USAGE['digest']}") from None
     zone = args[2] if len(args) == 3 else None
     return Digest(at=at, zone=zone)
+
+
+REPORT_PERIODS = ("month", "week")
+_REPORT_KEYS = ("since", "until", "country", "period", "chart")
+
+
+def _parse_report(args: list[str]) -> ReportRequest | WeeklyReport:
+    if args and args[0].lower() == "weekly":
+        switch = [a.lower() for a in args[1:]]
+        if switch not in (["on"], ["off"]):
+            raise CommandError("Usage: ua report weekly on|off")
+        return WeeklyReport(on=switch == ["on"])
+    values: dict[str, str] = {}
+    for word in args:
+        key, _, value = word.partition("=")
+        key = key.lower()
+        if key not in _REPORT_KEYS or not value:
+            raise CommandError(f"'{word}' is not understood. Usage: {USAGE['report']}")
+        if key in values:
+            raise CommandError(f"'{key}' is given twice; give each key once.")
+        values[key] = value.strip()
+    period = values.get("period", "month").lower()
+    if period not in REPORT_PERIODS:
+        raise CommandError(f"period: say month or week. Usage: {USAGE['report']}")
+    chart = values.get("chart", "yes").lower()
+    if chart not in _YES | _NO:
+        raise CommandError("chart: say chart=yes or chart=no.")
+    request = ReportRequest(
+        since=_date(values["since"]) if "since" in values else None,
+        until=_date(values["until"]) if "until" in values else None,
+        country=values.get("country"),
+        period=period,
+        chart=chart in _YES,
+    )
+    if request.since and request.until and request.since > request.until:
+        raise CommandError("since must be on or before until.")
+    return request
 
 
 def normalise_case_code(text: str) -> str:

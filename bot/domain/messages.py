@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,38 @@ class StepList:
     items: tuple[StepItem, ...]
 
 
-Block = Heading | Paragraph | Fields | Bullets | Note | StepList | Group
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One named run of values over a panel's labels; None where nothing may be drawn."""
+
+    name: str
+    values: tuple[float | None, ...]
+    style: str = "bar"  # or "line"
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One plot of a chart: `bars` over time (with lines on top), or `hbars` by category."""
+
+    kind: str
+    title: str
+    labels: tuple[str, ...]
+    series: tuple[Series, ...]
+    unit: str = "cases"
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart posted as an image (a PNG drawn when it is sent); `alt` describes it in words
+    for screen readers and for surfaces that show no images."""
+
+    name: str
+    title: str
+    alt: str
+    panels: tuple[Panel, ...]
+
+
+Block = Heading | Paragraph | Fields | Bullets | Note | StepList | Group | Chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +132,13 @@ class Message:
 def error_message(text: str) -> Message:
     """A short message that says what went wrong and what to do."""
     return Message(fallback=text, blocks=(Paragraph(text),), is_error=True)
+
+
+def charts_of(message: Message) -> tuple[Chart, ...]:
+    """The charts a message carries, which chat connectors post as images."""
+    return tuple(block for block in message.blocks if isinstance(block, Chart))
+
+
+def without_charts(message: Message) -> Message:
+    """The message with its charts left out (for the text part of a post)."""
+    return replace(message, blocks=tuple(b for b in message.blocks if not isinstance(b, Chart)))

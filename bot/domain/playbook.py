@@ -36,6 +36,8 @@ class ConsentUse(StrEnum):
     MEDIA = "media"
 
 
+# Joins the names of the targets a step covers together (`ChecklistStep.target_name`).
+TARGET_SEPARATOR = "; "
 TITLE_PLACEHOLDERS = frozenset({"who", "country", "target", "targets", "severity"})
 
 
@@ -251,7 +253,7 @@ def build_checklist(
             continue
         picked = step.targets.pick(targets)
         if step.targets.mode == "together" and picked:
-            names = "; ".join(t.name for t in picked)
+            names = TARGET_SEPARATOR.join(t.name for t in picked)
             plans.append((step, step.title.format(**fields, target="", targets=names), names))
         elif step.targets.mode == "each":
             for t in picked:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import StrEnum
 
-from bot.domain.messages import Message, Paragraph
+from bot.domain.messages import Message, Note, Paragraph
 from bot.domain.playbook import ReminderPolicy
 from bot.domain.vocabulary import Severity
 
 LATE_NOTE = " [late: this fell due while Tocsin was offline]"
+
+
+def marked_late(message: Message) -> Message:
+    """A scheduled message that fell due while Tocsin was offline, saying so at its end."""
+    return replace(
+        message,
+        fallback=message.fallback + LATE_NOTE,
+        blocks=(*message.blocks, Note(LATE_NOTE.strip())),
+    )
 
 
 class ReminderKind(StrEnum):

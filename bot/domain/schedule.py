@@ -31,3 +31,11 @@ def next_local_time(after: datetime, at: time, zone: ZoneInfo) -> datetime:
         if instant > after:
             return instant
     raise AssertionError("unreachable: a day always has the time")
+
+
+def next_weekly_time(after: datetime, weekday: int, at: time, zone: ZoneInfo) -> datetime:
+    """The first instant after `after` when it is `at` on `weekday` (0 is Monday) in `zone`."""
+    instant = next_local_time(after, at, zone)
+    while instant.astimezone(zone).weekday() != weekday:
+        instant = next_local_time(instant, at, zone)
+    return instant

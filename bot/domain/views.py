@@ -262,6 +262,8 @@ _HELP = {
     "measure's state; follow-up steps follow on the playbook's cadence.",
     "digest": "Post the daily digest here now, or set this room's daily digest time and zone.",
     "leads": "Make this room the team leads' room: escalations past the case lead come here.",
+    "report": "Counts of cases, response times, targets and measures for a period, with a "
+    "chart (counts under 3 shown as <3); 'weekly on' posts the week's summary every Monday.",
     "bind": "Admins: let Tocsin act in this channel or room, for a team. Unbound places get "
     "only a line saying how to bind them.",
     "unbind": "Admins: Tocsin stops acting here; cases stay, their reminders go to the leads room.",

@@ -8,12 +8,15 @@ from typing import Any
 from bot.domain.messages import (
     Block,
     Bullets,
+    Chart,
     Fields,
     Group,
     Heading,
     Message,
     Note,
+    Panel,
     Paragraph,
+    Series,
     StepItem,
     StepList,
 )
@@ -52,7 +55,26 @@ def _block_from_json(data: dict[str, Any]) -> Block:
         return Fields(pairs=tuple((str(a), str(b)) for a, b in values["pairs"]))
     if kind in ("Bullets", "Group"):
         values["items"] = tuple(values["items"])
+    if kind == "Chart":
+        return _chart_from_json(values)
     if kind == "StepList":
         items = tuple(StepItem(**item) for item in values["items"])
         return StepList(code=values["code"], items=items)
     return _BLOCKS[kind](**values)
+
+
+def _chart_from_json(values: dict[str, Any]) -> Chart:
+    panels = tuple(
+        Panel(
+            kind=p["kind"],
+            title=p["title"],
+            labels=tuple(p["labels"]),
+            series=tuple(
+                Series(name=s["name"], values=tuple(s["values"]), style=s["style"])
+                for s in p["series"]
+            ),
+            unit=p["unit"],
+        )
+        for p in values["panels"]
+    )
+    return Chart(name=values["name"], title=values["title"], alt=values["alt"], panels=panels)

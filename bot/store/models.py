@@ -70,6 +70,8 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # The first step done or target contacted: a report's "time to first action".
+    first_action_at: Mapped[datetime | None]
     # When the sensitive fields were erased (retention or `ua purge`); the statistics remain.
     erased_at: Mapped[datetime | None]
 
@@ -235,6 +237,8 @@ class Destination(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     digest_time: Mapped[str | None] = mapped_column(String(5))
     next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the weekly summary is next due; None: the place has not asked for one.
+    next_weekly_report_at: Mapped[datetime | None]
     # Escalations that the case lead has not answered go to the team's lead destination.
     is_lead: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime]

@@ -28,7 +28,8 @@ def _in_open_case() -> ColumnElement[bool]:
 
 
 def next_wakeup(*, session: Session) -> datetime | None:
-    """The earliest instant a reminder or a digest is due, or None when nothing is scheduled."""
+    """The earliest instant a reminder, a digest or a weekly summary is due; None when
+    nothing is scheduled."""
     step = session.scalar(
         _open_step_reminders()
         .with_only_columns(ChecklistStep.next_reminder_at)
@@ -36,7 +37,8 @@ def next_wakeup(*, session: Session) -> datetime | None:
         .limit(1)
     )
     digest = session.scalar(select(func.min(Destination.next_digest_at)))
-    times = [t for t in (step, digest) if t is not None]
+    weekly = session.scalar(select(func.min(Destination.next_weekly_report_at)))
+    times = [t for t in (step, digest, weekly) if t is not None]
     if not times:
         return None
     # SQLite returns aggregates as naive text or values, without the column type: they are UTC.
@@ -75,6 +77,21 @@ def due_digests(*, session: Session, now: datetime) -> list[Destination]:
         select(Destination)
         .where(Destination.next_digest_at.is_not(None), Destination.next_digest_at <= now, _bound())
         .order_by(Destination.next_digest_at, Destination.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def due_weekly_reports(*, session: Session, now: datetime) -> list[Destination]:
+    """Destinations whose weekly summary is due."""
+    query = (
+        select(Destination)
+        .where(
+            Destination.next_weekly_report_at.is_not(None),
+            Destination.next_weekly_report_at <= now,
+            _bound(),
+        )
+        .order_by(Destination.next_weekly_report_at, Destination.id)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.domain.messages import (
     Block,
     Bullets,
+    Chart,
     Fields,
     Group,
     Heading,
@@ -41,4 +42,8 @@ def _block_lines(block: Block) -> list[str]:
             return [f"  - {item.text}" for item in items]
         case Group(title=title, items=items):
             return [title, *(f"  - {item}" for item in items)]
+        case Chart(title=title):
+            return [
+                f"  (chart: {title}. A terminal shows no image: tocsin report --chart FILE.png)"
+            ]
     raise AssertionError(f"unknown block {block!r}")

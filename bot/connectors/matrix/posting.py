@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nio import AsyncClient, RoomSendError
+from nio import AsyncClient, RoomSendError, UploadError
 
+from bot.charts import png_size, render_png
 from bot.connectors.matrix import render
 from bot.connectors.matrix.devices import DeviceRegistry
 from bot.connectors.posted import PostedMessages
 from bot.domain.case import Place
-from bot.domain.messages import Message, error_message
+from bot.domain.messages import Chart, Message, charts_of, error_message
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
@@ -152,19 +156,53 @@ class RoomPoster:
         if message.card and message.replaces:
             await self._refresh_card(item, parts)
             return
-        content = render.content(message)
-        if message.thread:
-            root = await self._find(item, message.thread)
-            if root is not None:
-                content = render.in_thread(root, content)
-        elif item.thread_root is not None:
-            content = render.in_thread(item.thread_root, content, reply_to=item.reply_to)
-        elif item.reply_to is not None:
-            content = render.in_reply_to(item.reply_to, content)
-        event_id = await self._send_once(parts, "message", place.address, content)
+        relate = await self._relation(item)
+        event_id = await self._send_once(
+            parts, "message", place.address, relate(render.content(message))
+        )
         if message.about:
             # One key for each reminder, so a reaction to any of them finds its step.
             await self._remember(place, f"{message.about} {event_id}", event_id)
+        for index, chart in enumerate(charts_of(message)):
+            part = f"chart-{index}"
+            if part not in parts.done:
+                image = await self._upload_chart(place.address, chart)
+                await self._send_once(parts, part, place.address, relate(image))
+
+    async def _relation(self, item: Queued) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """How the item's events relate to others: in its case's thread, in the thread of the
+        command it answers, as a reply to that command, or not at all."""
+        if item.message.thread:
+            root = await self._find(item, item.message.thread)
+            if root is not None:
+                return functools.partial(render.in_thread, root)
+        elif item.thread_root is not None:
+            return functools.partial(render.in_thread, item.thread_root, reply_to=item.reply_to)
+        elif item.reply_to is not None:
+            return functools.partial(render.in_reply_to, item.reply_to)
+        return lambda content: content
+
+    async def _upload_chart(self, room_id: str, chart: Chart) -> dict[str, Any]:
+        """Draw the chart and upload it (encrypted for an encrypted room); its image content."""
+        png = await asyncio.to_thread(render_png, chart)
+        encrypted = self._client.rooms[room_id].encrypted
+        response, keys = await self._client.upload(
+            io.BytesIO(png),
+            content_type="image/png",
+            filename=f"{chart.name}.png",
+            encrypt=encrypted,
+            filesize=len(png),
+        )
+        if isinstance(response, UploadError):
+            status = response.transport_response.status if response.transport_response else 500
+            problem = f"upload {response.status_code}: {response.message}"
+            if status == 429:
+                raise RateLimited(problem, None)
+            raise (PostingError if 400 <= status < 500 else RuntimeError)(problem)
+        width, height = png_size(png)
+        return render.image(
+            chart, size=len(png), width=width, height=height, url=response.content_uri, file=keys
+        )
 
     async def _find(self, item: Queued, key: str) -> str | None:
         """The event posted under `key` in the item's room: as looked up before it was queued

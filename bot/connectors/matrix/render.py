@@ -10,6 +10,7 @@ from bot.connectors.console.render import render_text
 from bot.domain.messages import (
     Block,
     Bullets,
+    Chart,
     Fields,
     Group,
     Heading,
@@ -31,7 +32,10 @@ def content(message: Message, blocks: tuple[Block, ...] | None = None) -> dict[s
     Matrix users in `message.mentions`."""
     shown = Message(
         fallback=message.fallback,
-        blocks=message.blocks if blocks is None else blocks,
+        # Charts go as image events of their own (`image`).
+        blocks=tuple(
+            b for b in (message.blocks if blocks is None else blocks) if not isinstance(b, Chart)
+        ),
         is_error=message.is_error,
     )
     users = mentioned_users(message)
@@ -50,6 +54,25 @@ def content(message: Message, blocks: tuple[Block, ...] | None = None) -> dict[s
         "formatted_body": html,
         "m.mentions": {"user_ids": list(users)} if users else {},
     }
+
+
+def image(
+    chart: Chart, *, size: int, width: int, height: int, url: str, file: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An `m.image` of a chart uploaded to `url`; in an encrypted room the upload was
+    encrypted and `file` carries the keys to decrypt it (sent inside the encrypted event)."""
+    content: dict[str, Any] = {
+        "msgtype": "m.image",
+        "body": chart.alt or chart.title,
+        "filename": f"{chart.name}.png",
+        "info": {"mimetype": "image/png", "size": size, "w": width, "h": height},
+        "m.mentions": {},
+    }
+    if file is None:
+        content["url"] = url
+    else:
+        content["file"] = {"url": url, **file}
+    return content
 
 
 def edit(original_event_id: str, new: dict[str, Any], *, summary: str) -> dict[str, Any]:

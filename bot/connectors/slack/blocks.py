@@ -7,6 +7,7 @@ from typing import Any
 from bot.domain.messages import (
     Block,
     Bullets,
+    Chart,
     Fields,
     Group,
     Heading,
@@ -104,6 +105,8 @@ def _convert(block: Block) -> list[dict[str, Any]]:
             return _sections("\n".join(lines))
         case StepList(code=code, items=items):
             return [part for item in items for part in _step(code, item)]
+        case Chart():
+            return []  # uploaded as an image after the message
     raise AssertionError(f"unknown block {block!r}")
 
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.charts import render_png
 from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.blocks import fallback_text, render, to_blocks
 from bot.connectors.slack.views import (
@@ -33,7 +34,7 @@ from bot.delivery import DeliveryFailed
 from bot.domain.access import Role
 from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
-from bot.domain.messages import Message
+from bot.domain.messages import Message, charts_of
 from bot.domain.vocabulary import Profile, Threat
 from bot.errors import StartupError
 from bot.http import HttpServer
@@ -53,6 +54,15 @@ DELIVERY_EVENT = "tocsin_delivery"
 # Slack gives three seconds to acknowledge; work that takes longer is acknowledged first.
 ACK_WITHIN_S = 2.0
 MAX_OPTIONS = 100
+MAX_ALT_TEXT = 1000  # Slack's limit on an image's alt text
+# An app installed before charts has no files:write scope: the text goes out, and this says why
+# its chart does not.
+CANNOT_UPLOAD = frozenset({"missing_scope", "not_allowed_token_type", "file_uploads_disabled"})
+CHART_NOT_SHARED = (
+    ":warning: The chart could not be attached ({problem}): Tocsin's Slack app needs the "
+    "files:write scope. Reinstall it from config/slack-manifest.yaml, or draw the chart with "
+    "tocsin report --chart report.png"
+)
 
 
 class SlackConnector:
@@ -413,7 +423,9 @@ class SlackConnector:
         text = fallback_text(message)
         card = message.replaces if message.card else None
         if key is not None and key in known:
-            return  # delivered before a restart or a lost answer
+            # Delivered before a restart or a lost answer; its charts may not have been.
+            await self._share_charts(place, message, key, known)
+            return
         if card:
             await self._refresh_card(place, message, text, key, known.get(card))
             return
@@ -425,6 +437,42 @@ class SlackConnector:
             metadata=_delivery_metadata(key),
         )
         await self._remember(place, response, key)
+        await self._share_charts(place, message, key, known)
+
+    async def _share_charts(
+        self, place: Place, message: Message, key: str | None, known: dict[str, str]
+    ) -> None:
+        """Upload the message's charts as PNG images into the channel, after its text; with a
+        delivery key, once (a retry after the text went out uploads only what is missing)."""
+        charts = charts_of(message)
+        shared = _charts_key(key)
+        if not charts or (shared is not None and shared in known):
+            return
+        images = await asyncio.to_thread(lambda: [render_png(chart) for chart in charts])
+        try:
+            response = await self._poster.files_upload_v2(
+                channel=place.address,
+                file_uploads=[
+                    {
+                        "content": image,
+                        "filename": f"{chart.name}.png",
+                        "title": chart.title,
+                        "alt_txt": chart.alt[:MAX_ALT_TEXT],
+                    }
+                    for chart, image in zip(charts, images, strict=True)
+                ],
+            )
+            file_id = str((response.get("files") or [{}])[0].get("id", "shared"))
+        except SlackApiError as error:
+            if _error_code(error) not in CANNOT_UPLOAD:
+                raise
+            # The text went out; say why its chart did not, rather than fail the message.
+            note = CHART_NOT_SHARED.format(problem=_error_code(error))
+            file_id = str(
+                (await self._poster.chat_postMessage(channel=place.address, text=note))["ts"]
+            )
+        if shared is not None:
+            await self._posted.remember(place, shared, file_id)
 
     async def _adopt_earlier_post(self, place: Place, message: Message, key: str) -> bool:
         """Whether a message carrying `key` is already in the channel (or the thread it
@@ -496,8 +544,15 @@ async def _saved_then_acked(ack: Any, work: Callable[[], Message]) -> Message:
 
 
 def _looked_up(message: Message, key: str | None) -> tuple[str | None, ...]:
-    """The keys whose posts posting `message` depends on: its own, its card's, its thread's."""
-    return (key, message.replaces if message.card else None, message.thread)
+    """The keys whose posts posting `message` depends on: its own, its card's, its thread's,
+    and its charts'."""
+    charts = _charts_key(key) if charts_of(message) else None
+    return (key, message.replaces if message.card else None, message.thread, charts)
+
+
+def _charts_key(key: str | None) -> str | None:
+    """The key the charts of a keyed message are remembered under once uploaded."""
+    return f"{key}:charts" if key is not None else None
 
 
 def _delivery_metadata(key: str | None) -> dict[str, Any] | None:

@@ -1,0 +1,234 @@
+"""What a report counts, in a few grouped queries whatever the number of cases: counts come
+back grouped by the database, times as hours computed by it, so no case is loaded as an object
+and nothing sealed (names, summaries, notes) is read at all."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, String, Text, and_, case, cast, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from bot.domain.report import ALL, MeasureTally, ReportData, Scope, TargetTally
+from bot.store.models import Case, CaseThreat, Measure, Target
+
+GRANTED_STATES = ("granted", "extended", "lifted")
+Grouping = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+class utc_day(FunctionElement[str]):
+    """The UTC calendar day of a timestamp, as `YYYY-MM-DD` text, on either database."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # stored as naive UTC text
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class hours_between(FunctionElement[float]):
+    """Hours from the second timestamp to the first (NULL when either is), on either database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(hours_between, "sqlite")
+def _hours_sqlite(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+
+
+@compiles(hours_between, "postgresql")
+def _hours_postgresql(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 3600.0)"
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """The cases a report counts: opened from `since` to `until` inclusive (UTC days)."""
+    start = datetime.combine(scope.since, time(0), tzinfo=UTC)
+    end = datetime.combine(scope.until + timedelta(days=1), time(0), tzinfo=UTC)
+    condition = and_(Case.created_at >= start, Case.created_at < end)
+    if scope.country:
+        condition = and_(condition, Case.country == scope.country)
+    return condition
+
+
+def gather_report(session: Session, scope: Scope) -> ReportData:
+    """Count everything a report publishes for the cases in scope."""
+    where = in_scope(scope)
+    connection = session.connection()
+    closed = case((Case.status == "closed", 1), else_=0)
+    cases, closed_count = connection.execute(
+        select(func.count(), func.coalesce(func.sum(closed), 0)).where(where)
+    ).one()
+    outcome = case((Case.status == "open", "open"), else_=func.coalesce(Case.outcome, "other"))
+    by: dict[str, dict[str, int]] = {
+        "country": _grouped(session, Case.country, where),
+        "severity": _grouped(session, Case.severity, where),
+        "outcome": _grouped(session, outcome, where),
+        "profile": _grouped_lists(session, Case.profiles, where),
+        "perpetrator": _grouped_lists(session, Case.perpetrators, where),
+        "threat": {
+            threat: int(n)
+            for threat, n in connection.execute(
+                select(CaseThreat.threat, func.count())
+                .join(Case, Case.id == CaseThreat.case_id)
+                .where(where)
+                .group_by(CaseThreat.threat)
+            )
+        },
+    }
+    first_action, to_close = _timings(session, where)
+    return ReportData(
+        scope=scope,
+        cases=int(cases),
+        closed=int(closed_count),
+        by=by,
+        per_day=_per_day(session, where),
+        first_action_hours=first_action,
+        close_hours=to_close,
+        targets=_targets(session, where),
+        measures=_measures(session, where),
+    )
+
+
+def _grouped(session: Session, column: Grouping, where: ColumnElement[bool]) -> dict[str, int]:
+    rows = session.connection().execute(select(column, func.count()).where(where).group_by(column))
+    return {str(key): int(n) for key, n in rows}
+
+
+def _grouped_lists(
+    session: Session, column: Grouping, where: ColumnElement[bool]
+) -> dict[str, int]:
+    """Counts of each item of a JSON list column: grouped by the list's text, which takes few
+    distinct values, then spread over its items."""
+    text = cast(column, Text)
+    counts: dict[str, int] = defaultdict(int)
+    for raw, n in session.connection().execute(
+        select(text, func.count()).where(where).group_by(text)
+    ):
+        for item in set(json.loads(raw) if raw else []):
+            counts[str(item)] += int(n)
+    return dict(counts)
+
+
+def _per_day(session: Session, where: ColumnElement[bool]) -> dict[tuple[date, str], int]:
+    day = utc_day(Case.created_at)
+    connection = session.connection()
+    found: dict[tuple[date, str], int] = {}
+    for opened, n in connection.execute(select(day, func.count()).where(where).group_by(day)):
+        found[(date.fromisoformat(opened), ALL)] = int(n)
+    rows = connection.execute(
+        select(day, CaseThreat.threat, func.count())
+        .join(CaseThreat, CaseThreat.case_id == Case.id)
+        .where(where)
+        .group_by(day, CaseThreat.threat)
+    )
+    for opened, threat, n in rows:
+        found[(date.fromisoformat(opened), threat)] = int(n)
+    return found
+
+
+def _timings(
+    session: Session, where: ColumnElement[bool]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    first = hours_between(Case.first_action_at, Case.created_at)
+    close = hours_between(Case.closed_at, Case.created_at)
+    rows = session.connection().execute(
+        select(Case.severity, first, case((Case.status == "closed", close), else_=None))
+        .where(where)
+        .where(or_(Case.first_action_at.is_not(None), Case.status == "closed"))
+    )
+    to_first: dict[str, list[float]] = defaultdict(list)
+    to_close: dict[str, list[float]] = defaultdict(list)
+    for severity, first_hours, close_hours in rows:
+        if first_hours is not None:
+            to_first[severity].append(max(float(first_hours), 0.0))
+        if close_hours is not None:
+            to_close[severity].append(max(float(close_hours), 0.0))
+    return dict(to_first), dict(to_close)
+
+
+def _targets(session: Session, where: ColumnElement[bool]) -> list[TargetTally]:
+    key = func.coalesce(func.nullif(Target.institution, ""), Target.name)
+    connection = session.connection()
+    counted = connection.execute(
+        select(
+            Target.category,
+            key,
+            func.min(Target.name),
+            func.count(),
+            func.count(Target.contacted_at),
+            func.count(Target.replied_at),
+        )
+        .join(Case, Case.id == Target.case_id)
+        .where(where)
+        .group_by(Target.category, key)
+    ).all()
+    waited = hours_between(Target.replied_at, func.coalesce(Target.contacted_at, Case.created_at))
+    replies: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for category, institution, hours in connection.execute(
+        select(Target.category, key, waited)
+        .join(Case, Case.id == Target.case_id)
+        .where(where, Target.replied_at.is_not(None))
+    ):
+        replies[(category, institution)].append(max(float(hours), 0.0))
+    return [
+        TargetTally(
+            category=category,
+            institution=institution,
+            name=_institution_name(institution, name),
+            proposed=int(proposed),
+            contacted=int(contacted),
+            answered=int(answered),
+            reply_hours=tuple(replies.get((category, institution), ())),
+        )
+        for category, institution, name, proposed, contacted, answered in counted
+    ]
+
+
+def _institution_name(institution: str, name: str) -> str:
+    """A name for the institution across cases: an embassy's target names the host country
+    too ("Embassy of Canada in Honduras"), which differs between cases; its key does not."""
+    if institution.startswith("embassy:") and " in " in name:
+        return name.rsplit(" in ", 1)[0]
+    return name
+
+
+def _measures(session: Session, where: ColumnElement[bool]) -> list[MeasureTally]:
+    def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    granted = or_(Measure.granted_on.is_not(None), Measure.status.in_(GRANTED_STATES))
+    rows = session.connection().execute(
+        select(
+            Measure.body,
+            func.count(),
+            counted(granted),
+            counted(Measure.status == "lifted"),
+            counted(Measure.status == "rejected"),
+        )
+        .join(Case, Case.id == Measure.case_id)
+        .where(where)
+        .group_by(Measure.body)
+    )
+    return [
+        MeasureTally(body=body, requested=int(n), granted=int(g), lifted=int(lf), rejected=int(r))
+        for body, n, g, lf, r in rows
+    ]

@@ -1,0 +1,119 @@
+"""Reports of patterns of reprisals: `ua report`, `tocsin report`, and the weekly summary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.domain.case import Place
+from bot.domain.commands import CommandError, ReportRequest, WeeklyReport
+from bot.domain.countries import UnknownCountryError
+from bot.domain.messages import Message, Paragraph
+from bot.domain.report import Report, Scope, build_report, periods
+from bot.domain.report_view import report_chart, report_message
+from bot.domain.schedule import next_weekly_time, parse_time_of_day
+from bot.store.models import Destination
+from bot.store.report import gather_report
+from handlers.context import Services
+from handlers.digest import DEFAULT_DIGEST_TIME, ensure_destination
+
+# Enough bars to read a trend; more (weeks over years) is a table, not a chart.
+MAX_PERIODS = 400
+DEFAULT_MONTHS = 12
+WEEKLY_CHART_WEEKS = 12
+MONDAY = 0
+
+
+def default_since(today: date, months: int = DEFAULT_MONTHS) -> date:
+    """The first day of the month `months - 1` months before today's: a year of whole months."""
+    month_index = today.year * 12 + today.month - 1 - (months - 1)
+    return date(month_index // 12, month_index % 12 + 1, 1)
+
+
+def resolve_scope(request: ReportRequest, services: Services) -> Scope:
+    """The request's period and country, with defaults filled and the country checked."""
+    today = services.today()
+    since = request.since or default_since(today)
+    until = request.until or today
+    if since > until:
+        raise CommandError(f"since ({since}) is after until ({until}); swap them.")
+    country = None
+    if request.country:
+        try:
+            country = services.world.countries.resolve(request.country).alpha2
+        except UnknownCountryError as error:
+            raise CommandError(str(error)) from None
+    scope = Scope(since=since, until=until, country=country, period=request.period)
+    if len(periods(scope)) > MAX_PERIODS:
+        raise CommandError(
+            f"That is over {MAX_PERIODS} {scope.period}s; choose a shorter period or period=month."
+        )
+    return scope
+
+
+def make_report(session: Session, services: Services, scope: Scope) -> Report:
+    """Count and publish the report of a scope (suppression applied)."""
+    names = {country.alpha2: country.name for country in services.world.countries}
+    return build_report(
+        gather_report(session, scope), country_names=names, generated_at=services.clock()
+    )
+
+
+def report_command(request: ReportRequest, *, services: Services) -> Message:
+    """`ua report …`: the report posted for the whole channel, with its chart unless asked."""
+    scope = resolve_scope(request, services)
+    with services.transaction() as session:
+        report = make_report(session, services, scope)
+    where = services.country_name(scope.country) if scope.country else None
+    return report_message(
+        report, where=where, chart=report_chart(report, where=where) if request.chart else None
+    )
+
+
+def weekly_command(request: WeeklyReport, *, place: Place, services: Services) -> Message:
+    """`ua report weekly on|off`: the summary of the week every Monday at the digest's time."""
+    now = services.clock()
+    with services.transaction() as session:
+        destination = ensure_destination(session=session, place=place, services=services, now=now)
+        if destination is None:
+            raise CommandError("Weekly summaries go to chat channels and rooms.")
+        if not request.on:
+            destination.next_weekly_report_at = None
+            text = "No more weekly summaries here. Turn them on again with: ua report weekly on"
+        else:
+            destination.next_weekly_report_at = next_weekly_report(destination, now)
+            zone = ZoneInfo(destination.timezone)
+            when = destination.next_weekly_report_at.astimezone(zone)
+            text = (
+                f"A summary of the week will come here every Monday at "
+                f"{when.strftime('%H:%M')} {destination.timezone} (the digest's time); "
+                f"the first on {when.strftime('%a %d %b')}."
+            )
+    return Message(fallback=text, blocks=(Paragraph(text),), public=True)
+
+
+def next_weekly_report(destination: Destination, after: datetime) -> datetime:
+    """Monday at the destination's digest time (09:00 without one), in its time zone."""
+    at = parse_time_of_day(destination.digest_time) if destination.digest_time else None
+    return next_weekly_time(
+        after, MONDAY, at or DEFAULT_DIGEST_TIME, ZoneInfo(destination.timezone)
+    )
+
+
+def weekly_summary(
+    session: Session, services: Services, destination: Destination, now: datetime
+) -> Message:
+    """The last seven days' report, with a chart of the last twelve weeks, week by week."""
+    today = now.astimezone(ZoneInfo(destination.timezone)).date()
+    week = Scope(since=today - timedelta(days=7), until=today - timedelta(days=1))
+    trend = Scope(
+        since=today - timedelta(weeks=WEEKLY_CHART_WEEKS), until=week.until, period="week"
+    )
+    report = make_report(session, services, week)
+    chart = report_chart(make_report(session, services, trend))
+    return report_message(
+        report, title="Weekly summary", chart=replace(chart, name="tocsin-weekly")
+    )
