@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bot.domain.measures import BODIES
+
 SMALL_CELL = 3
 SUPPRESSED = "<3"
 # A second cell held back so that a suppressed one cannot be worked out from the total.
@@ -299,7 +301,9 @@ MEASURE_COLUMNS = ("requested", "granted", "lifted", "rejected")
 def _measure_rows(measures: Iterable[MeasureTally]) -> list[Row]:
     rows: list[Row] = []
     for tally in sorted(measures, key=lambda m: (-m.requested, m.body)):
+        body = BODIES.get(tally.body)
+        label = f"{body.name} ({body.kind})" if body else tally.body
         for column in MEASURE_COLUMNS:
             count: int = getattr(tally, column)
-            rows.append(Row("measures", tally.body, tally.body, column, shown(count)))
+            rows.append(Row("measures", tally.body, label, column, shown(count)))
     return rows

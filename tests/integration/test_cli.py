@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -213,3 +215,50 @@ def test_tocsin_audit_prints_the_trail_and_filters_by_case(workdir: Path) -> Non
     assert f"  {code}  cli  case_opened  cli:" in line
     bad = tocsin(workdir, "audit", "--case", "UA-1999-9999")
     assert bad.returncode == 2 and bad.stderr == "tocsin: no case UA-1999-9999\n"
+
+
+def test_tocsin_report_exports_csv_json_and_a_chart(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    for country in ("HN", "HN", "HN", "GT", "CO"):
+        alert = {**ALERT, "country": country, "summary": f"fictional, in {country}"}
+        assert tocsin(workdir, "alert", "new", write_alert(workdir, alert)).returncode == 0
+    out, chart = workdir / "report.csv", workdir / "report.png"
+    made = tocsin(
+        workdir, "report", "--format", "csv", "--bom", "--out", str(out), "--chart", str(chart)
+    )
+    assert made.returncode == 0, made.stderr
+    raw = out.read_bytes()
+    assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    cells = {(r["section"], r["key"], r["measure"]): r["value"] for r in rows}
+    assert cells[("summary", "cases", "cases")] == "5"
+    assert cells[("by_country", "HN", "cases")] == "3"
+    assert cells[("by_country", "GT", "cases")] == cells[("by_country", "CO", "cases")] == "<3"
+    png = chart.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    data = json.loads(tocsin(workdir, "report", "--format", "json", "--country", "Honduras").stdout)
+    assert data["scope"]["country"] == "HN"
+    assert {
+        "section": "summary",
+        "key": "cases",
+        "label": "Cases opened",
+        "measure": "cases",
+        "value": 3,
+    } in data["rows"]
+    text = tocsin(workdir, "report", "--since", "2020-01-01").stdout
+    assert "Cases opened: 5" in text and "Honduras: 3" in text
+
+
+def test_tocsin_report_refuses_bad_options_in_one_line(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    for args, says in [
+        (["--since", "2026-02-30"], "is not a date"),
+        (["--since", "2026-06-01", "--until", "2026-01-01"], "is after until"),
+        (["--country", "Atlantis"], "Atlantis"),
+        (["--bom"], "--bom is for --format csv"),
+        (["--chart", "report.jpg"], "writes a PNG"),
+        (["--out", "/nonexistent/dir/report.txt"], "cannot write"),
+    ]:
+        refused = tocsin(workdir, "report", *args)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert says in refused.stderr and "Traceback" not in refused.stderr

@@ -19,7 +19,8 @@ from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
-from nio import MegolmEvent, RoomKeyRequest
+from nio import MegolmEvent, MemoryDownloadResponse, RoomKeyRequest
+from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import Engine, func, select
 
 from bot.connectors.matrix.connector import TIMELINE_LIMIT, MatrixConnector
@@ -677,3 +678,48 @@ async def test_drill_the_homeserver_stopped_while_alerts_and_reminders_are_due(
     assert (waiting.pending, waiting.dead) == (0, 0)
     assert most_attempts and most_attempts > 1, "no delivery met the stopped homeserver"
     assert (result.duplicates, result.losses) == (0, 0), result.line()
+
+
+def _image_from_bot(team: Team) -> object:
+    def matches(seen: Seen) -> bool:
+        return seen.event.sender == team.bot_id and seen.content.get("msgtype") == "m.image"
+
+    return matches
+
+
+async def test_a_report_in_an_encrypted_room_brings_its_chart_as_an_encrypted_image(
+    team: Team,
+) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead)
+    mark = len(lead.seen)
+    await lead.say(room, "!ua report since=2026-01-01")
+    text = await lead.wait_for(from_bot(team, "Patterns of reprisals"), after=mark)
+    image = await lead.wait_for(_image_from_bot(team), after=mark)
+    assert text.event.decrypted and image.event.decrypted and image.room_id == room
+    assert "url" not in image.content  # only the encrypted file's address, inside the event
+    file = image.content["file"]
+    assert file["url"].startswith("mxc://") and file["v"] == "v2"
+    downloaded = await lead.client.download(mxc=file["url"])
+    assert isinstance(downloaded, MemoryDownloadResponse)
+    assert not downloaded.body.startswith(b"\x89PNG")  # the homeserver holds only ciphertext
+    png = decrypt_attachment(
+        downloaded.body, file["key"]["k"], file["hashes"]["sha256"], file["iv"]
+    )
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) == image.content["info"]["size"]
+    assert image.content["info"]["mimetype"] == "image/png"
+    assert "Cases opened per month" in image.body  # the alt text
+    assert lead.seen.index(text) < lead.seen.index(image)
+
+
+async def test_a_report_in_a_plain_room_brings_its_chart_as_a_plain_image(team: Team) -> None:
+    await team.start_bot()
+    lead = await team.lead()
+    room = await joined_room(team, lead, encrypted=False)
+    mark = len(lead.seen)
+    await lead.say(room, "!ua report")
+    image = await lead.wait_for(_image_from_bot(team), after=mark)
+    downloaded = await lead.client.download(mxc=image.content["url"])
+    assert isinstance(downloaded, MemoryDownloadResponse)
+    assert downloaded.body.startswith(b"\x89PNG\r\n\x1a\n")

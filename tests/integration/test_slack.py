@@ -691,3 +691,67 @@ async def test_a_named_defender_never_reaches_any_slack_payload(
     everything = json.dumps([call.args for call in emulator.calls], ensure_ascii=False)
     assert code in everything
     assert "Slack-Hidden" not in everything and "Radio Hidden" not in everything
+
+
+async def test_ua_report_posts_the_numbers_then_the_chart_as_an_image(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    for _ in range(3):
+        await command(url, NEW)
+    await emulator.wait_for("chat.postMessage", 3)
+    status, _ = await command(url, "report since=2026-01-01")
+    assert status == 200
+    posts = await emulator.wait_for("chat.postMessage", 4)
+    report = next(p for p in posts if p["text"].startswith("Patterns of reprisals"))
+    assert report["channel"] == "C1" and "3 cases opened" in report["text"]
+    for _ in range(200):
+        if emulator.shared_files("C1"):
+            break
+        await asyncio.sleep(0.05)
+    [image] = emulator.shared_files("C1")
+    assert image.filename == "tocsin-report.png" and image.title.startswith("Patterns of reprisals")
+    assert image.data.startswith(b"\x89PNG\r\n\x1a\n") and len(image.data) == image.length > 10_000
+    assert image.alt_txt and "Cases by country: Honduras 3" in image.alt_txt
+    # The text first, then the image: the upload began after the report was posted.
+    report_call = next(c for c in emulator.calls if c.args is report)
+    upload_call = next(c for c in emulator.calls if c.method == "files.getUploadURLExternal")
+    assert report_call.at <= upload_call.at
+    assert emulator.violations == []
+
+
+async def test_the_weekly_summary_reaches_the_channel_with_its_chart_once(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator, services: Services
+) -> None:
+    _, url = http_mode
+    await command(url, "report weekly on", user="U0ADMIN")
+    await emulator.wait_for("chat.postMessage")
+    with services.transaction() as session:
+        room = session.scalars(select(Destination)).one()
+        assert room.next_weekly_report_at is not None
+        room.next_weekly_report_at = now = datetime.now(UTC)  # Monday has come
+    # Slack refuses the first upload: the retry uploads the chart and does not repeat the text.
+    emulator.fail("files.completeUploadExternal", times=1)
+    run_due(services, now, started_at=now - timedelta(minutes=1))
+    services.changes.notify()  # the dispatcher delivers what was queued
+    for _ in range(400):
+        if emulator.shared_files("C1"):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    [image] = emulator.shared_files("C1")
+    assert image.filename == "tocsin-weekly.png"
+    assert [c.method for c in emulator.calls].count("files.completeUploadExternal#429") == 1
+    weekly = [p for p in emulator.posted() if p["text"].startswith("Weekly summary")]
+    assert len(weekly) == 1 and weekly[0]["metadata"]["event_payload"]["key"].startswith("outbox:")
+
+
+async def test_without_the_files_scope_the_report_still_goes_out_and_says_why_no_chart(
+    http_mode: tuple[SlackConnector, str], emulator: SlackEmulator
+) -> None:
+    _, url = http_mode
+    emulator.break_method("files.getUploadURLExternal", "missing_scope")
+    await command(url, "report")
+    posts = await emulator.wait_for("chat.postMessage", 2)
+    assert posts[0]["text"].startswith("Patterns of reprisals")
+    assert "files:write" in posts[1]["text"] and emulator.shared_files() == []

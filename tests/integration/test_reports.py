@@ -1,0 +1,253 @@
+"""Reports from the database, on SQLite and PostgreSQL: cases opened, worked, answered and
+closed through the real commands, then counted, checked against figures counted by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.case import Place
+from bot.domain.messages import Chart, Group, Message, charts_of
+from bot.domain.report import HIDDEN, SUPPRESSED, Report, Scope
+from bot.store.models import Case, ChecklistStep, Destination, OutboxMessage, Target
+from handlers.context import Services
+from handlers.dispatch import Command, handle
+from handlers.reminders import run_due
+from handlers.report import make_report
+from tests.conftest import OPENED_AT, FrozenClock
+from tests.factories import bind_place
+
+CONSOLE = Place("console", "reports")
+ROOM = Place("matrix", "!reports:example.org", encrypted=True)
+# Seven fictional cases in scope (and one a year before it), counted by hand below.
+CASES = [
+    "country=HN threats=death_threat,arbitrary_detention profiles=journalist perpetrators=state",
+    "country=HN threats=death_threat profiles=land perpetrators=state",
+    "country=HN threats=death_threat profiles=journalist perpetrators=state",
+    "country=GT threats=arbitrary_detention profiles=lawyer perpetrators=state",
+    "country=GT threats=arbitrary_detention profiles=lawyer perpetrators=state",
+    "country=GT threats=arbitrary_detention profiles=lawyer perpetrators=state",
+    "country=CO threats=death_threat profiles=journalist perpetrators=non_state",
+]
+
+
+def run(services: Services, text: str, place: Place = CONSOLE, actor: str = "ana") -> Message:
+    reply = handle(Command(actor=actor, place=place, text=text), services)
+    assert not reply.is_error, reply.fallback
+    return reply
+
+
+def opened(services: Services, fields: str) -> str:
+    reply = run(services, f'new {fields} severity=high summary="fictional, for a report test"')
+    return reply.fallback.split()[1].rstrip(":")
+
+
+def _canada(services: Services, code: str) -> tuple[int, int]:
+    """The checklist step that contacts Canada's embassy, and that target's number (T…)."""
+    with services.transaction() as session:
+        case = session.scalars(select(Case).where(Case.code == code)).one()
+        step = next(s for s in case.steps if "Embassy of Canada" in (s.target_name or ""))
+        number = next(i for i, t in enumerate(case.targets, 1) if t.institution == "embassy:CA")
+        return step.n, number
+
+
+def _worked_cases(services: Services, clock: FrozenClock) -> list[str]:
+    """The cases, and what the team did on them, hour by hour after they were opened."""
+    clock.advance(days=-400)
+    opened(services, CASES[0])  # a year before the report's scope
+    clock.advance(days=400)
+    codes = [opened(services, fields) for fields in CASES]
+    hn = codes[:3]
+    for code in hn:  # Canada's embassy contacted 2, 4 and 6 hours after opening
+        clock.advance(hours=2)
+        step, _ = _canada(services, code)
+        run(services, f"consent {code} government=yes")
+        run(services, f"done {code} {step} called the human rights officer")
+    clock.advance(hours=4)  # +10 h: the embassy answers all three (8, 6 and 4 hours later)
+    for code in hn:
+        _, target = _canada(services, code)
+        run(services, f"reply {code} T{target} will raise it with the ministry")
+    run(services, f"done {hn[0]} 1")  # a later step: the first action stays at 2 hours
+    for n, code in enumerate(hn, start=1):
+        run(services, f"measure {code} IACHR MC-{n}-26 requested 2026-11-27")
+        run(services, f"measure {code} IACHR MC-{n}-26 granted 2026-11-27")
+    clock.advance(hours=38)  # +48 h: the Honduran cases close
+    run(services, f"measure {hn[2]} IACHR MC-3-26 lifted 2026-11-29")
+    for code in hn:
+        run(services, f"close {code} released", actor="lead")
+    return codes
+
+
+@pytest.fixture
+def worked(services: Services, clock: FrozenClock) -> list[str]:
+    return _worked_cases(services, clock)
+
+
+def _report(services: Services, **scope: Any) -> Report:
+    values: dict[str, Any] = {"since": date(2026, 1, 1), "until": date(2026, 12, 31), **scope}
+    with services.transaction() as session:
+        return make_report(session, services, Scope(**values))
+
+
+def test_the_report_counts_what_was_done_as_counted_by_hand(
+    services: Services, worked: list[str]
+) -> None:
+    report = _report(services)
+    assert report.value("summary", "cases") == 7  # not the case opened a year earlier
+    assert (report.value("summary", "closed"), report.value("summary", "open")) == (3, 4)
+    # 3 + 3 + 1: the lone small cell of Colombia takes Guatemala's with it.
+    assert {r.key: r.value for r in report.section("by_country")} == {
+        "HN": 3,
+        "GT": HIDDEN,
+        "CO": SUPPRESSED,
+    }
+    assert report.value("by_threat", "death_threat") == 4
+    assert report.value("by_threat", "arbitrary_detention") == 4
+    assert {r.key: r.value for r in report.section("by_profile")} == {
+        "journalist": 3,
+        "lawyer": 3,
+        "land": SUPPRESSED,
+    }
+    assert report.value("by_perpetrator", "state") == 6
+    assert report.value("by_perpetrator", "non_state") == SUPPRESSED
+    assert report.value("by_severity", "high") == 7
+    assert report.value("by_outcome", "released") == 3
+    assert report.value("by_outcome", "open") == 4
+    assert report.value("cases_by_period", "2026-11-01/all") == 7
+    assert report.value("cases_by_period", "2026-11-01/death_threat") == 4
+
+
+def test_times_targets_and_measures_as_counted_by_hand(
+    services: Services, worked: list[str]
+) -> None:
+    report = _report(services)
+    assert report.value("time_to_first_action", "all") == 3
+    assert report.value("time_to_first_action", "all", "median_hours") == 4.0
+    assert report.value("time_to_first_action", "all", "p90_hours") == 6.0
+    assert report.value("time_to_close", "high") == 3
+    assert report.value("time_to_close", "high", "median_hours") == 48.0
+    assert report.value("targets", "embassy:CA", "contacted") == 3
+    assert report.value("targets", "embassy:CA", "answered") == 3
+    assert report.value("targets", "embassy:CA", "median_reply_hours") == 6.0
+    assert report.value("targets", "embassy:CA", "proposed") == 7  # on every case
+    assert {r.label for r in report.section("measures")} == {"IACHR (precautionary)"}
+    assert report.value("measures", "iachr", "requested") == 3
+    assert report.value("measures", "iachr", "granted") == 3
+    assert report.value("measures", "iachr", "lifted") == SUPPRESSED
+
+
+def test_a_report_of_one_country_or_period_counts_only_its_cases(
+    services: Services, worked: list[str]
+) -> None:
+    assert _report(services, country="HN").value("summary", "cases") == 3
+    earlier = _report(services, since=date(2025, 1, 1), until=date(2025, 12, 31))
+    assert earlier.value("summary", "cases") == SUPPRESSED
+    assert earlier.value("by_country", "HN") == SUPPRESSED
+    nothing = _report(services, since=date(2024, 1, 1), until=date(2024, 1, 31))
+    assert nothing.value("summary", "cases") == 0 and nothing.section("by_country") == []
+
+
+def test_no_name_or_summary_reaches_the_report(services: Services, clock: FrozenClock) -> None:
+    for person in ("Fictional Ana", "Fictional Bea", "Fictional Carla"):
+        run(
+            services,
+            f'new country=HN threats=raid profiles=journalist summary="{person} seized '
+            f'at home" defender="{person}" organisation="Fictional Collective"',
+        )
+    message = run(services, "report since=2026-01-01")
+    text = repr(message)
+    assert "Fictional" not in text and "seized" not in text
+    assert (
+        "Raid: 3"
+        in next(b for b in message.blocks if isinstance(b, Group) and "threat" in b.title).items
+    )
+
+
+def test_ua_report_answers_in_the_room_and_checks_what_it_is_given(
+    services: Services, worked: list[str]
+) -> None:
+    reply = run(services, "report since=2026-11-01 country=Honduras")
+    assert reply.public and "Honduras" in reply.fallback and "3 cases opened" in reply.fallback
+    [chart] = charts_of(reply)
+    assert chart.panels[1].labels == ("Honduras",)
+    assert not charts_of(run(services, "report chart=no"))
+    bad = handle(Command(actor="ana", place=CONSOLE, text="report country=Atlantis"), services)
+    assert bad.is_error and "Atlantis" in bad.fallback
+    weeks = handle(
+        Command(actor="ana", place=CONSOLE, text="report since=2000-01-01 period=week"), services
+    )
+    assert weeks.is_error and "shorter period" in weeks.fallback
+
+
+def test_observers_read_reports_and_only_leads_turn_the_weekly_summary_on(
+    services: Services,
+) -> None:
+    bind_place(services, ROOM)
+    admin = replace(services, admins=frozenset({"matrix:@admin:example.org"}))
+    run(admin, "role @olga:example.org observer", place=ROOM, actor="@admin:example.org")
+    observer = Command(actor="@olga:example.org", place=ROOM, text="report")
+    assert not handle(observer, services).is_error
+    refused = handle(replace(observer, text="report weekly on"), services)
+    assert refused.is_error and "lead" in refused.fallback
+
+
+def test_the_weekly_summary_comes_on_monday_with_its_chart_and_stops_when_asked(
+    services: Services, clock: FrozenClock
+) -> None:
+    bind_place(services, ROOM)
+    admin = replace(services, admins=frozenset({"matrix:@admin:example.org"}))
+    answer = run(admin, "report weekly on", place=ROOM, actor="@admin:example.org")
+    assert "every Monday at 09:00" in answer.fallback
+    with services.transaction() as session:
+        room = session.scalars(select(Destination).where(Destination.address == ROOM.address)).one()
+        due = room.next_weekly_report_at
+        zone = ZoneInfo(room.timezone)
+    assert due is not None and due.astimezone(zone).weekday() == 0
+    assert due.astimezone(zone).strftime("%H:%M") == "09:00" and due > OPENED_AT
+    opened(services, CASES[0])
+    sent = [item for item in run_due(services, due, started_at=due) if item.place == ROOM]
+    weekly = [item.message for item in sent if item.message.fallback.startswith("Weekly summary")]
+    assert len(weekly) == 1
+    [chart] = charts_of(weekly[0])
+    assert isinstance(chart, Chart) and chart.panels[0].title == "Cases opened per week"
+    assert len(chart.panels[0].labels) == 12  # the twelve whole weeks before this Monday
+    with services.transaction() as session:
+        queued = session.scalars(select(OutboxMessage).where(OutboxMessage.address == ROOM.address))
+        assert any(row.payload.get("fallback", "").startswith("Weekly summary") for row in queued)
+        room = session.scalars(select(Destination).where(Destination.address == ROOM.address)).one()
+        assert room.next_weekly_report_at == due + timedelta(days=7)
+    run(admin, "report weekly off", place=ROOM, actor="@admin:example.org")
+    later = due + timedelta(days=7)
+    again = run_due(services, later, started_at=later)
+    assert not [i for i in again if i.message.fallback.startswith("Weekly summary")]
+
+
+def test_a_done_step_marks_its_targets_contacted_once(
+    services: Services, clock: FrozenClock
+) -> None:
+    code = opened(services, CASES[0])
+    step, _ = _canada(services, code)
+    run(services, f"consent {code} government=yes")
+    clock.advance(hours=1)
+    run(services, f"done {code} {step}")
+    with services.transaction() as session:
+        case = session.scalars(select(Case).where(Case.code == code)).one()
+        canada = next(t for t in case.targets if t.institution == "embassy:CA")
+        others = [t for t in case.targets if t.contacted_at is not None and t is not canada]
+        assert case.first_action_at == OPENED_AT + timedelta(hours=1)
+        assert canada.contacted_at == OPENED_AT + timedelta(hours=1)
+        assert canada.status == "contacted" and others == []
+        assert (
+            session.scalar(
+                select(ChecklistStep.status).where(
+                    ChecklistStep.case_id == case.id, ChecklistStep.n == step
+                )
+            )
+            == "done"
+        )
+        assert session.scalars(select(Target).where(Target.case_id == case.id)).first() is not None
