@@ -18,6 +18,7 @@ MODULES = [
     "startup",
     "scheduler",
     "digest",
+    "report",
     "intake",
     "slack_ack",
     "matrix_roundtrip",

@@ -425,7 +425,7 @@ def _dead_letters(connection: Connection) -> None:
 def measure(url: str, schema: str | None) -> dict[str, Any]:
     """Per destination, the milliseconds of each timed digest; the process's peak RSS in MB."""
     use_keys([os.environ[DATA_KEY_VARIABLE]])
-    engine = _engine(url, schema)
+    engine = engine_for(url, schema)
     world = load_world()
     services = Services(
         sessions=session_factory(engine),
@@ -459,7 +459,8 @@ def measure(url: str, schema: str | None) -> dict[str, Any]:
     return {"samples": samples, "sizes": sizes, "headings": headings, "rss_mb": _peak_rss_mb()}
 
 
-def _engine(url: str, schema: str | None) -> Engine:
+def engine_for(url: str, schema: str | None) -> Engine:
+    """An engine on the database, in the schema when one is given (PostgreSQL)."""
     if schema is None:
         return create_database_engine(url)
     return create_database_engine(url, connect_args={"options": f"-csearch_path={schema}"})
@@ -469,9 +470,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(*arguments: str, key: str) -> dict[str, Any]:
+def child(module: str, *arguments: str, key: str) -> dict[str, Any]:
+    """Run `python -m MODULE ARGUMENTS…` with the data key; the JSON of its last line."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.digest", *arguments],
+        [sys.executable, "-m", module, *arguments],
         capture_output=True,
         text=True,
         check=False,
@@ -479,20 +481,20 @@ def _child(*arguments: str, key: str) -> dict[str, Any]:
         env={**os.environ, DATA_KEY_VARIABLE: key},
     )
     if out.returncode != 0:
-        raise RuntimeError(f"bench.digest {' '.join(arguments)} failed:\n{out.stderr}")
+        raise RuntimeError(f"{module} {' '.join(arguments)} failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def _filled_and_measured(url: str, schema: str | None, key: str) -> dict[str, Any]:
-    engine = _engine(url, schema)
+    engine = engine_for(url, schema)
     started = time.perf_counter()
     counts = fill(engine)
     took = time.perf_counter() - started
     engine.dispose()
     name = engine.dialect.name
     print(f"{name}: filled {counts} in {took:.1f} s", flush=True)
-    result = _child("measure", url, schema or "-", key=key)
+    result = child("bench.digest", "measure", url, schema or "-", key=key)
     for place, timed in result["samples"].items():
         print(f"  {place}: {spread(timed)} ms; digest {result['sizes'][place]:,} characters")
     first = next(iter(result["headings"].values()))
@@ -519,7 +521,7 @@ def main(arguments: list[str]) -> int:
         sqlite = _filled_and_measured(f"sqlite:///{Path(folder) / 'digest.db'}", None, key)
     with postgres_schema("tocsin_bench_digest") as schema:
         postgres = _filled_and_measured(POSTGRES_URL, schema, key)
-    floor = statistics.median(_child("floor", key=key)["rss_mb"] for _ in range(3))
+    floor = statistics.median(child("bench.digest", "floor", key=key)["rss_mb"] for _ in range(3))
     rss = max(sqlite["rss_mb"], postgres["rss_mb"])
     per = f"{len(sqlite['samples'])} destinations x {RUNS} runs after {WARM_UP} warm-up"
     figures = [

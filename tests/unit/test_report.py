@@ -75,8 +75,18 @@ def _data(**changes: object) -> ReportData:
     return ReportData(**values)  # type: ignore[arg-type]
 
 
-def _report(**changes: object) -> object:
-    return build_report(_data(**changes), country_names=NAMES, generated_at=NOW)
+def _empty() -> ReportData:
+    """A period in which no case was opened."""
+    return _data(
+        cases=0,
+        closed=0,
+        by={},
+        per_day={},
+        first_action_hours={},
+        close_hours={},
+        targets=[],
+        measures=[],
+    )
 
 
 def test_counts_of_one_or_two_are_shown_as_under_three() -> None:
@@ -200,17 +210,7 @@ def test_the_chart_draws_no_suppressed_cell() -> None:
 
 
 def test_a_report_with_no_case_says_so() -> None:
-    empty = _data(
-        cases=0,
-        closed=0,
-        by={},
-        per_day={},
-        first_action_hours={},
-        close_hours={},
-        targets=[],
-        measures=[],
-    )
-    report = build_report(empty, country_names=NAMES, generated_at=NOW)
+    report = build_report(_empty(), country_names=NAMES, generated_at=NOW)
     message = report_message(report)
     assert "No case was opened in this period." in [getattr(b, "text", "") for b in message.blocks]
     assert report.value("summary", "cases") == 0
@@ -302,15 +302,5 @@ def test_the_chart_is_drawn_as_a_png_even_with_nothing_to_draw() -> None:
     assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000
     width, height = png_size(png)
     assert width > height > 400
-    empty = _data(
-        cases=0,
-        closed=0,
-        by={},
-        per_day={},
-        first_action_hours={},
-        close_hours={},
-        targets=[],
-        measures=[],
-    )
-    nothing = build_report(empty, country_names=NAMES, generated_at=NOW)
+    nothing = build_report(_empty(), country_names=NAMES, generated_at=NOW)
     assert render_png(report_chart(nothing)).startswith(PNG_SIGNATURE)
