@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from typing import Any
 
 from bot.domain.messages import Chart, Panel
@@ -13,10 +14,18 @@ PANEL_WIDTH_IN, PANEL_HEIGHT_IN, DPI = 6.4, 3.6, 100
 # Colour-blind-safe (Okabe-Ito), bars first, then the lines.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MIN_BAR_SLOTS = 5  # a chart of one or two countries keeps bars of a normal width
+_DRAWING = threading.Lock()
 
 
 def render_png(chart: Chart) -> bytes:
-    """The chart as PNG bytes: its panels two to a row, the title above."""
+    """The chart as PNG bytes: its panels two to a row, the title above, the note below.
+    One chart at a time: matplotlib's font and text caches are not made for threads."""
+    with _DRAWING:
+        return _render(chart)
+
+
+def _render(chart: Chart) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -31,6 +40,8 @@ def render_png(chart: Chart) -> bytes:
     figure.suptitle(chart.title, fontsize=13)
     for index, panel in enumerate(chart.panels, start=1):
         _draw(figure.add_subplot(rows, columns, index), panel)
+    if chart.note:
+        figure.supxlabel(chart.note, fontsize=8, color="#444444")
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": "Tocsin"})
     return out.getvalue()
@@ -49,15 +60,22 @@ def _draw(axes: Any, panel: Panel) -> None:
 
 
 def _zeroed(values: tuple[float | None, ...]) -> list[float]:
+    """Bars: a cell that may not be drawn has no bar."""
     return [0.0 if v is None else v for v in values]
+
+
+def _gapped(values: tuple[float | None, ...]) -> list[float]:
+    """Lines: a cell that may not be drawn is a gap, not a fall to zero."""
+    return [math.nan if v is None else v for v in values]
 
 
 def _horizontal_bars(axes: Any, panel: Panel) -> None:
     series = panel.series[0]
     positions = list(range(len(panel.labels)))
-    axes.barh(positions, _zeroed(series.values), color=COLOURS[0])
+    axes.barh(positions, _zeroed(series.values), color=COLOURS[0], height=0.7)
     axes.set_yticks(positions, labels=list(panel.labels), fontsize=8)
-    axes.invert_yaxis()  # the largest first, at the top
+    # The largest first, at the top (the axis runs downwards).
+    axes.set_ylim(max(len(positions), MIN_BAR_SLOTS) - 0.5, -0.5)
     axes.set_xlabel(panel.unit, fontsize=8)
     drawn = [v for v in series.values if v is not None]
     axes.set_xlim(0, max(max(drawn, default=0) * 1.15, 1))
@@ -82,7 +100,7 @@ def _bars_and_lines(axes: Any, panel: Panel) -> None:
         if series.style == "line":
             axes.plot(
                 positions,
-                _zeroed(series.values),
+                _gapped(series.values),
                 marker="o",
                 markersize=3,
                 linewidth=1.5,

@@ -67,6 +67,8 @@ def unbind(*, actor: str, place: Place, services: Services) -> Message:
         destination.bound_at = None
         destination.is_lead = False
         destination.next_digest_at = None
+        # Opt-in: binding again brings the daily digest back, not the weekly summary.
+        destination.next_weekly_report_at = None
         _audit(session, services, actor, place, "unbind", {"team": destination.team})
         return _announced(
             session,

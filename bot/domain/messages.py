@@ -94,6 +94,8 @@ class Chart:
     title: str
     alt: str
     panels: tuple[Panel, ...]
+    # Small print under the chart (what it leaves out, and why).
+    note: str = ""
 
 
 Block = Heading | Paragraph | Fields | Bullets | Note | StepList | Group | Chart

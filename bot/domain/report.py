@@ -24,6 +24,9 @@ HIDDEN = "hidden"
 ALL = "all"
 
 Value = int | float | str
+# Hours (to a tenth, 6 minutes) → how many cases took that long: the database tallies times,
+# so a report over 100,000 cases reads a few thousand rows, not a row per case.
+Hours = Mapping[float, int]
 
 # The dimensions whose cells each case falls in exactly once: their cells add up to the total.
 PARTITIONS = ("country", "severity", "outcome")
@@ -58,7 +61,7 @@ class TargetTally:
     proposed: int
     contacted: int
     answered: int
-    reply_hours: tuple[float, ...] = ()
+    reply_hours: Hours = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +87,9 @@ class ReportData:
     #: (day opened, threat) → cases; the threat `all` counts every case once.
     per_day: Mapping[tuple[date, str], int]
     #: severity → hours from opening to the first step done or target contacted, per case.
-    first_action_hours: Mapping[str, list[float]]
+    first_action_hours: Mapping[str, Hours]
     #: severity → hours from opening to closing, per closed case.
-    close_hours: Mapping[str, list[float]]
+    close_hours: Mapping[str, Hours]
     targets: list[TargetTally] = field(default_factory=list)
     measures: list[MeasureTally] = field(default_factory=list)
 
@@ -139,19 +142,36 @@ def shown_partition(counts: Mapping[str, int]) -> dict[str, Value]:
     return values
 
 
-def percentile(values: list[float], share: float) -> float:
-    """The nearest-rank percentile (`share` 0.5 is the median of an odd count)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+def merged(*tallies: Hours) -> dict[float, int]:
+    """Several tallies of hours as one."""
+    total: dict[float, int] = defaultdict(int)
+    for tally in tallies:
+        for hours, n in tally.items():
+            total[hours] += n
+    return dict(total)
 
 
-def median(values: list[float]) -> float:
+def _ranked(hours: Hours, rank: int) -> float:
+    """The value at 1-based `rank` in the tally, smallest first."""
+    seen = 0
+    for value in sorted(hours):
+        seen += hours[value]
+        if seen >= rank:
+            return value
+    raise ValueError(f"rank {rank} is past the {seen} values tallied")
+
+
+def percentile(hours: Hours, share: float) -> float:
+    """The nearest-rank percentile of a tally (`share` 0.9: 9 in 10 are at most this)."""
+    return _ranked(hours, max(math.ceil(share * sum(hours.values())), 1))
+
+
+def median(hours: Hours) -> float:
     """The middle value (the mean of the two middle ones for an even count)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
+    n = sum(hours.values())
+    if n % 2:
+        return _ranked(hours, n // 2 + 1)
+    return (_ranked(hours, n // 2) + _ranked(hours, n // 2 + 1)) / 2
 
 
 def label_of(key: str) -> str:
@@ -180,7 +200,7 @@ def _summary_rows(data: ReportData) -> list[Row]:
     values = shown_partition({"closed": closed, "open": opened - closed})
     return [
         Row("summary", "cases", "Cases opened", "cases", shown(opened)),
-        Row("summary", "closed", "Closed since", "cases", values["closed"]),
+        Row("summary", "closed", "Closed", "cases", values["closed"]),
         Row("summary", "open", "Still open", "cases", values["open"]),
     ]
 
@@ -246,15 +266,16 @@ def _period_rows(data: ReportData) -> list[Row]:
     return rows
 
 
-def _timing_rows(section: str, hours: Mapping[str, list[float]]) -> list[Row]:
-    groups: list[tuple[str, list[float]]] = [(ALL, [h for hs in hours.values() for h in hs])]
-    groups += [(s, list(hours.get(s, []))) for s in SEVERITY_ORDER]
+def _timing_rows(section: str, hours: Mapping[str, Hours]) -> list[Row]:
+    groups: list[tuple[str, Hours]] = [(ALL, merged(*hours.values()))]
+    groups += [(s, hours.get(s, {})) for s in SEVERITY_ORDER]
     rows: list[Row] = []
     for key, values in groups:
         label = "All cases" if key == ALL else f"{label_of(key)} severity"
-        enough = len(values) >= SMALL_CELL
+        cases = sum(values.values())
+        enough = cases >= SMALL_CELL
         rows += [
-            Row(section, key, label, "cases", shown(len(values))),
+            Row(section, key, label, "cases", shown(cases)),
             Row(section, key, label, "median_hours", round(median(values), 1) if enough else ""),
             Row(
                 section,
@@ -285,8 +306,8 @@ def _target_rows(targets: Iterable[TargetTally]) -> list[Row]:
 
 def _tally_rows(section: str, key: str, label: str, tallies: list[TargetTally]) -> list[Row]:
     answered = sum(t.answered for t in tallies)
-    hours = [h for t in tallies for h in t.reply_hours]
-    typical = round(median(hours), 1) if len(hours) >= SMALL_CELL else ""
+    hours = merged(*(t.reply_hours for t in tallies))
+    typical = round(median(hours), 1) if sum(hours.values()) >= SMALL_CELL else ""
     return [
         Row(section, key, label, "proposed", shown(sum(t.proposed for t in tallies))),
         Row(section, key, label, "contacted", shown(sum(t.contacted for t in tallies))),

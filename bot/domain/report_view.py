@@ -3,6 +3,8 @@ neither can show more than the suppression rule let through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.domain.messages import Block, Chart, Fields, Group, Heading, Message, Note, Panel, Series
 from bot.domain.report import (
     ALL,
@@ -25,6 +27,11 @@ SUPPRESSION_NOTE = (
     f"Counts only. A count under {SMALL_CELL} is shown as {SUPPRESSED} (and one more is "
     f"{HIDDEN} where the total would give it away), and a time needs {SMALL_CELL} cases, so no "
     "defender can be picked out."
+)
+CHART_NOTE = (
+    f"Counts under {SMALL_CELL} are not drawn (nor one more where the total would give them "
+    f"away); a time needs {SMALL_CELL} cases. Lines: cases with that threat (a case may have "
+    "several)."
 )
 DIMENSION_TITLES = {
     "by_country": "By country",
@@ -63,8 +70,10 @@ def report_message(
         blocks += [
             *_breakdowns(report),
             _timing_group(report),
-            *_target_groups(report),
-            *_measure_groups(report),
+            *_table_groups(report, "targets", "Targets engaged", _target_line),
+            *_table_groups(
+                report, "measures", "Precautionary and provisional measures", _measure_line
+            ),
         ]
     if chart is not None:
         blocks.append(chart)
@@ -119,33 +128,31 @@ def _duration(hours: Value) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def _target_groups(report: Report) -> list[Group]:
-    rows = _by_key(report.section("targets"))
-    if not rows:
-        return []
-    items = [
-        f"{cells['label']}: contacted {_text(cells['contacted'])}, answered "
-        f"{_text(cells['answered'])}"
-        + (
-            f" (median {_duration(cells['median_reply_hours'])})"
-            if cells["median_reply_hours"] != ""
-            else ""
-        )
-        for cells in list(rows.values())[:SHOWN_ROWS]
-    ]
-    return [Group("Targets engaged", tuple(items + _more(len(rows))))]
+def _target_line(cells: dict[str, Value]) -> str:
+    reply = cells["median_reply_hours"]
+    typical = f" (median {_duration(reply)})" if reply != "" else ""
+    return (
+        f"{cells['label']}: contacted {_text(cells['contacted'])}, "
+        f"answered {_text(cells['answered'])}{typical}"
+    )
 
 
-def _measure_groups(report: Report) -> list[Group]:
-    rows = _by_key(report.section("measures"))
+def _measure_line(cells: dict[str, Value]) -> str:
+    return (
+        f"{cells['label']}: requested {_text(cells['requested'])}, "
+        f"granted {_text(cells['granted'])}, lifted {_text(cells['lifted'])}"
+    )
+
+
+def _table_groups(
+    report: Report, section: str, title: str, line: Callable[[dict[str, Value]], str]
+) -> list[Group]:
+    """A section with several measures per key as one line per key, the first SHOWN_ROWS."""
+    rows = _by_key(report.section(section))
     if not rows:
         return []
-    items = [
-        f"{cells['label']}: requested {_text(cells['requested'])}, granted "
-        f"{_text(cells['granted'])}, lifted {_text(cells['lifted'])}"
-        for cells in list(rows.values())[:SHOWN_ROWS]
-    ]
-    return [Group("Precautionary and provisional measures", tuple(items + _more(len(rows))))]
+    items = [line(cells) for cells in list(rows.values())[:SHOWN_ROWS]]
+    return [Group(title, tuple(items + _more(len(rows))))]
 
 
 def _by_key(rows: list[Row]) -> dict[str, dict[str, Value]]:
@@ -167,7 +174,7 @@ def report_chart(report: Report, *, where: str | None = None) -> Chart:
     panels = [_period_panel(report), _country_panel(report), *_timing_panels(report)]
     title = f"Patterns of reprisals, {report.scope.describe(where)}"
     alt = "; ".join(_describe(panel) for panel in panels)
-    return Chart(name="tocsin-report", title=title, alt=alt, panels=tuple(panels))
+    return Chart(name="tocsin-report", title=title, alt=alt, panels=tuple(panels), note=CHART_NOTE)
 
 
 def _period_panel(report: Report) -> Panel:

@@ -77,4 +77,10 @@ def _chart_from_json(values: dict[str, Any]) -> Chart:
         )
         for p in values["panels"]
     )
-    return Chart(name=values["name"], title=values["title"], alt=values["alt"], panels=panels)
+    return Chart(
+        name=values["name"],
+        title=values["title"],
+        alt=values["alt"],
+        panels=panels,
+        note=values.get("note", ""),
+    )

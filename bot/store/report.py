@@ -6,26 +6,26 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, Text, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, Text, and_, case, cast, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.domain.report import ALL, MeasureTally, ReportData, Scope, TargetTally
+from bot.domain.report import ALL, Hours, MeasureTally, ReportData, Scope, TargetTally
 from bot.store.models import Case, CaseThreat, Measure, Target
 
 GRANTED_STATES = ("granted", "extended", "lifted")
 Grouping = ColumnElement[Any] | QueryableAttribute[Any]
 
 
-class utc_day(FunctionElement[str]):
-    """The UTC calendar day of a timestamp, as `YYYY-MM-DD` text, on either database."""
+class utc_day(FunctionElement[Any]):
+    """The UTC calendar day of a timestamp: a date on PostgreSQL, `YYYY-MM-DD` on SQLite."""
 
-    type = String()
     inherit_cache = True
 
 
@@ -37,7 +37,7 @@ def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(utc_day, "postgresql")
 def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return f"CAST(({column}) AT TIME ZONE 'UTC' AS date)"
 
 
 class hours_between(FunctionElement[float]):
@@ -133,7 +133,7 @@ def _per_day(session: Session, where: ColumnElement[bool]) -> dict[tuple[date, s
     connection = session.connection()
     found: dict[tuple[date, str], int] = {}
     for opened, n in connection.execute(select(day, func.count()).where(where).group_by(day)):
-        found[(date.fromisoformat(opened), ALL)] = int(n)
+        found[(_day(opened), ALL)] = int(n)
     rows = connection.execute(
         select(day, CaseThreat.threat, func.count())
         .join(CaseThreat, CaseThreat.case_id == Case.id)
@@ -141,28 +141,50 @@ def _per_day(session: Session, where: ColumnElement[bool]) -> dict[tuple[date, s
         .group_by(day, CaseThreat.threat)
     )
     for opened, threat, n in rows:
-        found[(date.fromisoformat(opened), threat)] = int(n)
+        found[(_day(opened), threat)] = int(n)
     return found
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def tenths(hours: ColumnElement[float]) -> ColumnElement[float]:
+    """Hours to the nearest tenth (6 minutes), as tallies group them."""
+    return func.round(hours * 10)
+
+
+def _tallied(
+    rows: Iterable[tuple[Any, ...]],
+) -> dict[tuple[Any, ...], dict[float, int]]:
+    """Rows of (…group, tenths of hours, count) as tallies of hours by group; a negative time
+    (a clock set wrong) counts as none."""
+    tallies: dict[tuple[Any, ...], dict[float, int]] = defaultdict(dict)
+    for *group, tenth, n in rows:
+        hours = max(float(tenth), 0.0) / 10
+        tally = tallies[tuple(group)]
+        tally[hours] = tally.get(hours, 0) + int(n)
+    return tallies
 
 
 def _timings(
     session: Session, where: ColumnElement[bool]
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    first = hours_between(Case.first_action_at, Case.created_at)
-    close = hours_between(Case.closed_at, Case.created_at)
-    rows = session.connection().execute(
-        select(Case.severity, first, case((Case.status == "closed", close), else_=None))
-        .where(where)
-        .where(or_(Case.first_action_at.is_not(None), Case.status == "closed"))
-    )
-    to_first: dict[str, list[float]] = defaultdict(list)
-    to_close: dict[str, list[float]] = defaultdict(list)
-    for severity, first_hours, close_hours in rows:
-        if first_hours is not None:
-            to_first[severity].append(max(float(first_hours), 0.0))
-        if close_hours is not None:
-            to_close[severity].append(max(float(close_hours), 0.0))
-    return dict(to_first), dict(to_close)
+) -> tuple[dict[str, Hours], dict[str, Hours]]:
+    """Tallies by severity of the hours to the first action and to the close."""
+    connection = session.connection()
+    found: list[dict[str, Hours]] = []
+    for until, only in (
+        (Case.first_action_at, Case.first_action_at.is_not(None)),
+        (Case.closed_at, and_(Case.status == "closed", Case.closed_at.is_not(None))),
+    ):
+        tenth = tenths(hours_between(until, Case.created_at))
+        rows = connection.execute(
+            select(Case.severity, tenth, func.count())
+            .where(where, only)
+            .group_by(Case.severity, tenth)
+        )
+        found.append({severity: tally for (severity,), tally in _tallied(rows).items()})
+    return found[0], found[1]
 
 
 def _targets(session: Session, where: ColumnElement[bool]) -> list[TargetTally]:
@@ -181,14 +203,17 @@ def _targets(session: Session, where: ColumnElement[bool]) -> list[TargetTally]:
         .where(where)
         .group_by(Target.category, key)
     ).all()
-    waited = hours_between(Target.replied_at, func.coalesce(Target.contacted_at, Case.created_at))
-    replies: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for category, institution, hours in connection.execute(
-        select(Target.category, key, waited)
-        .join(Case, Case.id == Target.case_id)
-        .where(where, Target.replied_at.is_not(None))
-    ):
-        replies[(category, institution)].append(max(float(hours), 0.0))
+    waited = tenths(
+        hours_between(Target.replied_at, func.coalesce(Target.contacted_at, Case.created_at))
+    )
+    replies = _tallied(
+        connection.execute(
+            select(Target.category, key, waited, func.count())
+            .join(Case, Case.id == Target.case_id)
+            .where(where, Target.replied_at.is_not(None))
+            .group_by(Target.category, key, waited)
+        )
+    )
     return [
         TargetTally(
             category=category,
@@ -197,7 +222,7 @@ def _targets(session: Session, where: ColumnElement[bool]) -> list[TargetTally]:
             proposed=int(proposed),
             contacted=int(contacted),
             answered=int(answered),
-            reply_hours=tuple(replies.get((category, institution), ())),
+            reply_hours=replies.get((category, institution), {}),
         )
         for category, institution, name, proposed, contacted, answered in counted
     ]

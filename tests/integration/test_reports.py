@@ -225,6 +225,14 @@ def test_the_weekly_summary_comes_on_monday_with_its_chart_and_stops_when_asked(
     later = due + timedelta(days=7)
     again = run_due(services, later, started_at=later)
     assert not [i for i in again if i.message.fallback.startswith("Weekly summary")]
+    # Unbinding a room turns its summary off too: nothing stays scheduled for a silent room.
+    run(admin, "report weekly on", place=ROOM, actor="@admin:example.org")
+    run(admin, "unbind", place=ROOM, actor="@admin:example.org")
+    with services.transaction() as session:
+        weekly = select(Destination.next_weekly_report_at).where(
+            Destination.address == ROOM.address
+        )
+        assert session.scalar(weekly) is None
 
 
 def test_a_done_step_marks_its_targets_contacted_once(

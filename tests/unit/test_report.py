@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
@@ -62,11 +63,16 @@ def _data(**changes: object) -> ReportData:
             (date(2026, 11, 2), "arbitrary_detention"): 1,
             (date(2026, 11, 2), "raid"): 1,
         },
-        "first_action_hours": {"critical": [1.0, 2.0, 4.0, 10.0], "high": [3.0, 30.0]},
-        "close_hours": {"high": [48.0, 72.0, 240.0]},
+        "first_action_hours": {
+            "critical": Counter([1.0, 2.0, 4.0, 10.0]),
+            "high": Counter([3.0, 30.0]),
+        },
+        "close_hours": {"high": Counter([48.0, 72.0, 240.0])},
         "targets": [
-            TargetTally("embassy", "embassy:CA", "Embassy of Canada", 9, 5, 3, (24.0, 48.0, 6.0)),
-            TargetTally("embassy", "embassy:NO", "Embassy of Norway", 9, 2, 1, (12.0,)),
+            TargetTally(
+                "embassy", "embassy:CA", "Embassy of Canada", 9, 5, 3, Counter([24, 48, 6.0])
+            ),
+            TargetTally("embassy", "embassy:NO", "Embassy of Norway", 9, 2, 1, {12.0: 1}),
             TargetTally("regional_body", "iachr", "IACHR", 9, 4, 0),
         ],
         "measures": [MeasureTally("iachr", requested=4, granted=3, lifted=1, rejected=0)],
@@ -157,10 +163,14 @@ def test_targets_and_measures_are_counted_with_the_same_rule() -> None:
     assert report.value("measures", "iachr", "lifted") == SUPPRESSED
 
 
-def test_median_and_percentile_by_hand() -> None:
-    assert median([5.0, 1.0, 3.0]) == 3.0
-    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
-    assert percentile([float(n) for n in range(1, 11)], 0.9) == 9.0
+def test_median_and_percentile_of_tallies_by_hand() -> None:
+    assert median(Counter([5.0, 1.0, 3.0])) == 3.0
+    assert median(Counter([4.0, 1.0, 3.0, 2.0])) == 2.5
+    assert median({1.0: 2, 7.0: 2}) == 4.0
+    assert median({2.0: 3, 9.0: 1}) == 2.0
+    assert percentile(Counter(float(n) for n in range(1, 11)), 0.9) == 9.0
+    assert percentile({1.0: 9, 50.0: 1}, 0.9) == 1.0
+    assert percentile({1.0: 8, 50.0: 2}, 0.9) == 50.0
 
 
 def test_periods_cover_every_month_or_week_of_the_scope() -> None:
