@@ -31,17 +31,24 @@ def _render(chart: Chart) -> bytes:
 
     columns = 1 if len(chart.panels) == 1 else 2
     rows = math.ceil(len(chart.panels) / columns)
-    figure = Figure(
-        figsize=(PANEL_WIDTH_IN * columns, PANEL_HEIGHT_IN * rows + 0.6),
-        dpi=DPI,
-        layout="constrained",
-    )
+    height = PANEL_HEIGHT_IN * rows + 0.9
+    figure = Figure(figsize=(PANEL_WIDTH_IN * columns, height), dpi=DPI)
     FigureCanvasAgg(figure)
-    figure.suptitle(chart.title, fontsize=13)
+    # Fixed margins, wide enough for a country's name and rotated month labels: laying the
+    # figure out by measuring every label (constrained layout) took half the drawing time.
+    figure.subplots_adjust(
+        left=0.13,
+        right=0.97,
+        top=1 - 0.55 / height,
+        bottom=0.75 / height,
+        wspace=0.42,
+        hspace=0.55,
+    )
+    figure.suptitle(chart.title, fontsize=13, y=1 - 0.12 / height)
     for index, panel in enumerate(chart.panels, start=1):
         _draw(figure.add_subplot(rows, columns, index), panel)
     if chart.note:
-        figure.supxlabel(chart.note, fontsize=8, color="#444444")
+        figure.text(0.5, 0.1 / height, chart.note, ha="center", fontsize=8, color="#444444")
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": "Tocsin"})
     return out.getvalue()

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Text, and_, case, cast, func, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -20,7 +20,7 @@ from bot.domain.report import ALL, Hours, MeasureTally, ReportData, Scope, Targe
 from bot.store.models import Case, CaseThreat, Measure, Target
 
 GRANTED_STATES = ("granted", "extended", "lifted")
-Grouping = ColumnElement[Any] | QueryableAttribute[Any]
+OPEN = "open"
 
 
 class utc_day(FunctionElement[Any]):
@@ -72,33 +72,22 @@ def in_scope(scope: Scope) -> ColumnElement[bool]:
 def gather_report(session: Session, scope: Scope) -> ReportData:
     """Count everything a report publishes for the cases in scope."""
     where = in_scope(scope)
-    connection = session.connection()
-    closed = case((Case.status == "closed", 1), else_=0)
-    cases, closed_count = connection.execute(
-        select(func.count(), func.coalesce(func.sum(closed), 0)).where(where)
-    ).one()
-    outcome = case((Case.status == "open", "open"), else_=func.coalesce(Case.outcome, "other"))
-    by: dict[str, dict[str, int]] = {
-        "country": _grouped(session, Case.country, where),
-        "severity": _grouped(session, Case.severity, where),
-        "outcome": _grouped(session, outcome, where),
-        "profile": _grouped_lists(session, Case.profiles, where),
-        "perpetrator": _grouped_lists(session, Case.perpetrators, where),
-        "threat": {
-            threat: int(n)
-            for threat, n in connection.execute(
-                select(CaseThreat.threat, func.count())
-                .join(Case, Case.id == CaseThreat.case_id)
-                .where(where)
-                .group_by(CaseThreat.threat)
-            )
-        },
+    by = _case_dimensions(session, where)
+    by["threat"] = {
+        threat: int(n)
+        for threat, n in session.connection().execute(
+            select(CaseThreat.threat, func.count())
+            .join(Case, Case.id == CaseThreat.case_id)
+            .where(where)
+            .group_by(CaseThreat.threat)
+        )
     }
     first_action, to_close = _timings(session, where)
+    outcomes = by["outcome"]
     return ReportData(
         scope=scope,
-        cases=int(cases),
-        closed=int(closed_count),
+        cases=sum(outcomes.values()),
+        closed=sum(n for outcome, n in outcomes.items() if outcome != OPEN),
         by=by,
         per_day=_per_day(session, where),
         first_action_hours=first_action,
@@ -108,24 +97,34 @@ def gather_report(session: Session, scope: Scope) -> ReportData:
     )
 
 
-def _grouped(session: Session, column: Grouping, where: ColumnElement[bool]) -> dict[str, int]:
-    rows = session.connection().execute(select(column, func.count()).where(where).group_by(column))
-    return {str(key): int(n) for key, n in rows}
+def _case_dimensions(session: Session, where: ColumnElement[bool]) -> dict[str, dict[str, int]]:
+    """Cases by country, severity, outcome (`open` while open), profile and perpetrator, from
+    one grouped pass: the lists of profiles and perpetrators group by their text, which takes
+    few distinct values, and are spread over their items here."""
+    outcome = case((Case.status == OPEN, OPEN), else_=func.coalesce(Case.outcome, "other"))
+    profiles, perpetrators = cast(Case.profiles, Text), cast(Case.perpetrators, Text)
+    columns = (Case.country, Case.severity, outcome, profiles, perpetrators)
+    counts: dict[str, dict[str, int]] = {
+        name: defaultdict(int)
+        for name in ("country", "severity", "outcome", "profile", "perpetrator")
+    }
+    rows = session.connection().execute(
+        select(*columns, func.count()).where(where).group_by(*columns)
+    )
+    for country, severity, ended, profile_list, perpetrator_list, n in rows:
+        counts["country"][country] += n
+        counts["severity"][severity] += n
+        counts["outcome"][ended] += n
+        for item in _items(profile_list):
+            counts["profile"][item] += n
+        for item in _items(perpetrator_list):
+            counts["perpetrator"][item] += n
+    return {name: dict(values) for name, values in counts.items()}
 
 
-def _grouped_lists(
-    session: Session, column: Grouping, where: ColumnElement[bool]
-) -> dict[str, int]:
-    """Counts of each item of a JSON list column: grouped by the list's text, which takes few
-    distinct values, then spread over its items."""
-    text = cast(column, Text)
-    counts: dict[str, int] = defaultdict(int)
-    for raw, n in session.connection().execute(
-        select(text, func.count()).where(where).group_by(text)
-    ):
-        for item in set(json.loads(raw) if raw else []):
-            counts[str(item)] += int(n)
-    return dict(counts)
+def _items(raw: str | None) -> set[str]:
+    """The distinct items of a JSON list stored as text."""
+    return {str(item) for item in json.loads(raw)} if raw else set()
 
 
 def _per_day(session: Session, where: ColumnElement[bool]) -> dict[tuple[date, str], int]:

@@ -5,22 +5,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.domain.case import Place
 from bot.domain.messages import Chart, Group, Message, charts_of
 from bot.domain.report import HIDDEN, SUPPRESSED, Report, Scope
+from bot.store.db import create_database_engine
+from bot.store.migrate import alembic_config, upgrade_to_head
 from bot.store.models import Case, ChecklistStep, Destination, OutboxMessage, Target
 from handlers.context import Services
 from handlers.dispatch import Command, handle
 from handlers.reminders import run_due
 from handlers.report import make_report
 from tests.conftest import OPENED_AT, FrozenClock
-from tests.factories import bind_place
+from tests.factories import bind_place, case_row, step_row
 
 CONSOLE = Place("console", "reports")
 ROOM = Place("matrix", "!reports:example.org", encrypted=True)
@@ -259,3 +264,34 @@ def test_a_done_step_marks_its_targets_contacted_once(
             == "done"
         )
         assert session.scalars(select(Target).where(Target.case_id == case.id)).first() is not None
+
+
+def test_migrating_gives_existing_cases_their_first_action(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0009_digest_indexes")
+    done = OPENED_AT + timedelta(hours=3)
+    with engine.begin() as connection:
+        for number in (1, 2):
+            row = case_row(year=2026, number=number, at=OPENED_AT)
+            connection.execute(Case.__table__.insert().values(**row))
+        steps = [
+            {**step_row(case_id=1, n=1, due=OPENED_AT), "status": "done", "completed_at": done},
+            {
+                **step_row(case_id=1, n=2, due=OPENED_AT),
+                "status": "done",
+                "completed_at": done + timedelta(hours=5),
+            },
+            {
+                **step_row(case_id=1, n=3, due=OPENED_AT),
+                "status": "skipped",
+                "completed_at": OPENED_AT,
+            },
+            {**step_row(case_id=2, n=1, due=OPENED_AT), "completed_at": None},
+        ]
+        connection.execute(ChecklistStep.__table__.insert(), steps)
+    upgrade_to_head(engine)
+    with Session(engine) as session:
+        rows = session.execute(select(Case.number, Case.first_action_at))
+        first = {number: at for number, at in rows}
+    engine.dispose()
+    assert first == {1: done, 2: None}
