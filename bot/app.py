@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from bot.api.partners import PartnerApi
 from bot.connectors.console.connector import ConsoleConnector
 from bot.delivery import Delivery, Sender
 from bot.errors import StartupError
@@ -111,6 +112,7 @@ async def run_connectors(settings: Settings, app: Application) -> None:
     delivery = Delivery()
     scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
     http = HttpServer(settings.tocsin_http_host, settings.tocsin_http_port)
+    PartnerApi(app.services).install(http.application)
     chat = _chat_connectors(settings, app.services, http)
     http.serve_readiness(
         functools.partial(

@@ -19,6 +19,7 @@ from bot.cli_contacts import add_contacts_commands
 from bot.cli_keys import add_keys_commands, ensure_data_key
 from bot.cli_matrix import add_matrix_commands
 from bot.cli_outbox import add_outbox_commands
+from bot.cli_partners import add_partners_commands
 from bot.cli_report import add_report_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.connectors.console.render import render_text
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_commands(commands)
     add_outbox_commands(commands)
     add_report_commands(commands)
+    add_partners_commands(commands)
     return parser
 
 

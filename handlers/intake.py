@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -20,6 +20,7 @@ from bot.domain.views import case_opened
 from bot.store.cases import case_by_source, get_case, open_case, recent_open_cases
 from bot.store.changes import record
 from bot.store.models import Case
+from bot.store.outbox import enqueue
 from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination
@@ -62,9 +63,11 @@ def take_alert(
     place: Place,
     services: Services,
     reply: Callable[[CaseView, tzinfo], Message] | None = None,
+    announce_to: Sequence[Place] = (),
 ) -> Intake:
     """`open_case_from_alert`, saying whether a case was opened: an alert whose
-    `source.external_id` was seen before (a retry, a resubmitted form) maps to that case."""
+    `source.external_id` was seen before (a retry, a resubmitted form) maps to that case.
+    A new case's card also goes to each place of `announce_to`, as that place may see it."""
     result = triage_alert(data, services)
     source_id = result.alert.source.external_id
     try:
@@ -99,6 +102,10 @@ def take_alert(
             if reply is not None:
                 said = reply(view, services.zone_for_place(session, place))
                 message = queued(session, services, place, said, case.code)
+            for other in announce_to:
+                shown = visible_view(session, services, case, other)
+                card = case_opened(shown, services.zone_for_place(session, other))
+                enqueue(session=session, place=other, message=card, now=now, case_code=case.code)
             return Intake(view, opened=True, message=message)
     except IntegrityError:
         if source_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
@@ -104,9 +105,14 @@ class Source(_Strict):
 class Alert(_Strict):
     """An urgent-action alert, as the intake JSON and the `ua new` command describe it."""
 
-    country: str
-    threats: tuple[ThreatTerm, ...] = Field(min_length=1)
-    summary: str = Field(min_length=1, max_length=MAX_TEXT)
+    country: str = Field(
+        description="ISO 3166 code (HN, HND) or a common name (Honduras, Ivory Coast)",
+        examples=["HN", "Colombia"],
+    )
+    threats: tuple[ThreatTerm, ...] = Field(min_length=1, examples=[["arbitrary_detention"]])
+    summary: str = Field(
+        min_length=1, max_length=MAX_TEXT, examples=["Held at a police station since dawn"]
+    )
     profiles: tuple[ProfileTerm, ...] = ()
     occurred_on: date | None = None
     severity: SeverityTerm | None = None
@@ -141,20 +147,36 @@ def _resolve_country(value: str, info: ValidationInfo) -> str:
     return countries.resolve(value).alpha2
 
 
+NOT_AN_OBJECT = "an alert must be a JSON object with at least country, threats, summary"
+
+
 def parse_alert(data: Any, countries: CountryIndex) -> Alert:
     """Validate raw intake data into an Alert, or raise AlertError naming the first bad field."""
+    alert, problems = checked_alert(data, countries)
+    if alert is None:
+        raise problems[0]
+    return alert
+
+
+def checked_alert(
+    data: Any, countries: CountryIndex, *, strict: bool = False
+) -> tuple[Alert | None, list[AlertError]]:
+    """The valid Alert, or None and every problem found (each naming its field). `strict`
+    takes JSON types as the API documents them (no 0 for false, no number for a date), for
+    machines; people typing `separate=yes` get the lenient reading."""
     if not isinstance(data, dict):
-        raise AlertError(
-            "", "an alert must be a JSON object with at least country, threats, summary"
-        )
+        return None, [AlertError("", NOT_AN_OBJECT)]
+    context = {"countries": countries}
     try:
-        return Alert.model_validate(clean_all(data), context={"countries": countries})
+        if strict:
+            raw = json.dumps(clean_all(data), ensure_ascii=False)
+            return Alert.model_validate_json(raw, strict=True, context=context), []
+        return Alert.model_validate(clean_all(data), context=context), []
     except ValidationError as error:
-        raise _first_problem(error) from None
+        return None, [_problem(p) for p in error.errors(include_url=False)]
 
 
-def _first_problem(error: ValidationError) -> AlertError:
-    problem = error.errors(include_url=False)[0]
+def _problem(problem: Any) -> AlertError:
     field = _field_path(problem["loc"])
     kind = problem["type"]
     if kind == "missing":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 and C1 control characters except tab and newline, and the bidirectional overrides and
-# isolates that can make a message read differently from what it says.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters except tab and newline, the bidirectional overrides and
+# isolates that can make a message read differently from what it says, and lone surrogates
+# (JSON can carry them; no database or chat can store them).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 MAX_COMMAND_CHARS = 25_000
 
 

@@ -299,6 +299,22 @@ class Contact(Base):
     updated_at: Mapped[datetime]
 
 
+class Partner(Base):
+    """An organisation whose web form or case system sends alerts over signed HTTP."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    # The HMAC secret, sealed like case files: shown once when made, never again.
+    secret: Mapped[str] = mapped_column(SealedText)
+    # Where its alerts' cases are posted: `slack:C0123`, `matrix:!room:example.org`.
+    destinations: Mapped[list[str]] = mapped_column(default=list)
+    rate_per_minute: Mapped[int] = mapped_column(default=60)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class PostedMessage(Base):
     """A message posted under a key (`checklist:UA-2026-0042`) in a channel, to edit in place."""
 

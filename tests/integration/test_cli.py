@@ -262,3 +262,27 @@ def test_tocsin_report_refuses_bad_options_in_one_line(workdir: Path) -> None:
         refused = tocsin(workdir, "report", *args)
         assert refused.returncode == 2, (args, refused.stderr)
         assert says in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_tocsin_partners_add_prints_the_secret_once_and_revoke_refuses_it(workdir: Path) -> None:
+    assert tocsin(workdir, "migrate").returncode == 0
+    added = tocsin(workdir, "partners", "add", "forms-org", "--to", "slack:C0FORMS", "--rate", "30")
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.strip()
+    assert len(secret) >= 40 and "never shown again" in added.stderr
+    listed = tocsin(workdir, "partners", "list")
+    assert listed.stdout.strip() == "forms-org  active  30/min  slack:C0FORMS"
+    assert secret not in listed.stdout + listed.stderr
+    assert secret.encode() not in (workdir / "tocsin.db").read_bytes()  # sealed at rest
+    again = tocsin(workdir, "partners", "add", "forms-org")
+    assert again.returncode == 2 and "revoke it" in again.stderr
+    assert tocsin(workdir, "partners", "revoke", "forms-org").returncode == 0
+    assert "revoked" in tocsin(workdir, "partners", "list").stdout
+    for args, says in [
+        (["add", "Forms Org"], "is not a partner name"),
+        (["add", "ok", "--to", "email:someone"], "slack:CHANNEL_ID"),
+        (["add", "ok", "--rate", "0"], "--rate"),
+        (["revoke", "nobody"], "no partner nobody"),
+    ]:
+        refused = tocsin(workdir, "partners", *args)
+        assert refused.returncode == 2 and says in refused.stderr, (args, refused.stderr)

@@ -1,0 +1,1 @@
+"""Tocsin's HTTP API for partners: signed alert intake and its OpenAPI document."""

@@ -1,0 +1,139 @@
+"""`POST /v1/alerts` and `GET /v1/openapi.json` on Tocsin's HTTP server: a partner's signed
+alert, checked in the order that changes nothing until it holds (content type, size, partner
+and signature, rate, then the alert itself), and opened once per key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from bot.api.openapi import AlertAccepted, ErrorBody, Problem, Problems, openapi_document
+from bot.domain.partners import MAX_BODY_BYTES, RateLimit, signature_problem
+from bot.store.db import is_transient
+from bot.store.partners import PartnerAccess, find_partner
+from handlers.context import Services
+from handlers.partner_intake import AlertProblems, partner_alert
+
+log = logging.getLogger(__name__)
+
+ALERTS_PATH = "/v1/alerts"
+OPENAPI_PATH = "/v1/openapi.json"
+JSON = "application/json"
+
+
+class PartnerApi:
+    """The partner routes, with one rate limit per partner for this process."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._limits = RateLimit()
+        self._document: dict[str, Any] | None = None
+
+    def install(self, application: web.Application) -> None:
+        """Add the routes to Tocsin's HTTP server (before it starts)."""
+        application.router.add_post(ALERTS_PATH, self.alerts)
+        application.router.add_get(OPENAPI_PATH, self.openapi)
+
+    async def openapi(self, _: web.Request) -> web.Response:
+        if self._document is None:  # built when first asked for, not at every start
+            self._document = openapi_document()
+        return web.json_response(self._document)
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        """One alert from a partner; every answer is JSON and says what to do."""
+        if request.content_type != JSON:
+            return _refused(415, f"send the alert as {JSON} (Content-Type: {JSON})")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _too_large()
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return _too_large()
+        name = request.headers.get("X-Tocsin-Partner", "")
+        partner = await self._partner(name)
+        if partner is None or partner.revoked:
+            return _refused(401, f"no active partner '{name[:63]}': check X-Tocsin-Partner")
+        problem = signature_problem(
+            secret=partner.secret,
+            timestamp=request.headers.get("X-Tocsin-Timestamp"),
+            given=request.headers.get("X-Tocsin-Signature"),
+            body=body,
+            now=time.time(),
+        )
+        if problem is not None:
+            return _refused(401, problem)
+        wait = self._limits.wait(partner.name, partner.rate_per_minute, time.monotonic())
+        if wait is not None:
+            seconds = math.ceil(wait)
+            return _refused(
+                429,
+                f"over {partner.rate_per_minute} requests a minute: send again in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
+        return await self._take(body, partner, request.headers.get("Idempotency-Key"))
+
+    async def _partner(self, name: str) -> PartnerAccess | None:
+        if not name or len(name) > 63:
+            return None
+
+        def look() -> PartnerAccess | None:
+            with self._services.transaction() as session:
+                return find_partner(session=session, name=name)
+
+        return await asyncio.to_thread(look)
+
+    async def _take(self, body: bytes, partner: PartnerAccess, key: str | None) -> web.Response:
+        try:
+            data: Any = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _problems([Problem(field="", message=f"the body is not JSON: {error}")])
+        try:
+            accepted = await asyncio.to_thread(
+                partner_alert, data, partner=partner, key=key, services=self._services
+            )
+        except AlertProblems as error:
+            return _problems([Problem(field=p.field, message=p.message) for p in error.problems])
+        except Exception as error:
+            if is_transient(error):
+                return _refused(
+                    503,
+                    "Tocsin's database is not answering; nothing was stored. Send the same "
+                    "request (same Idempotency-Key) again in a minute",
+                    headers={"Retry-After": "60"},
+                )
+            incident = uuid.uuid4().hex[:8]
+            # The body may name a defender: log the partner and the incident, not the alert.
+            log.exception("partner alert failed (incident %s, from %s)", incident, partner.name)
+            return _refused(
+                500,
+                f"Tocsin failed on its side (incident {incident}); nothing was "
+                "stored. Send it again; if it fails again, give the incident id to "
+                "the organisation running Tocsin",
+            )
+        self._services.changes.notify()  # the dispatcher posts the new case's cards now
+        shown = AlertAccepted.model_validate(
+            {
+                "code": accepted.code,
+                "status": accepted.status,
+                "destinations": accepted.destinations,
+            }
+        )
+        return web.json_response(shown.model_dump(), status=201 if accepted.opened else 200)
+
+
+def _refused(status: int, error: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(ErrorBody(error=error).model_dump(), status=status, headers=headers)
+
+
+def _too_large() -> web.Response:
+    return _refused(413, f"the body is over {MAX_BODY_BYTES // 1024} KB; an alert is far smaller")
+
+
+def _problems(problems: list[Problem]) -> web.Response:
+    return web.json_response(Problems(problems=problems).model_dump(), status=422)
