@@ -387,15 +387,20 @@ def fill(engine: Engine) -> dict[str, int]:
         connection.execute(insert(Contact), _contacts())
         connection.execute(insert(Destination), _destinations())
         _dead_letters(connection)
-    if dialect == "postgresql":  # what autovacuum does after a bulk load
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
+    analysed(engine)
     with engine.connect() as connection:
         tables = ["cases", "checklist_steps", "measures", "targets", "contacts", "outbox"]
         return {
             table: int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
             for table in tables
         }
+
+
+def analysed(engine: Engine) -> None:
+    """On PostgreSQL, what autovacuum does after a bulk load (SQLite is left as Tocsin is)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
 
 
 def _dead_letters(connection: Connection) -> None:
@@ -422,8 +427,9 @@ def _dead_letters(connection: Connection) -> None:
 # --- Measuring (in a process of its own) ----------------------------------------------------
 
 
-def measure(url: str, schema: str | None) -> dict[str, Any]:
-    """Per destination, the milliseconds of each timed digest; the process's peak RSS in MB."""
+def bench_services(url: str, schema: str | None) -> tuple[Services, Engine]:
+    """Handler services on the filled database, at the benchmark's instant, with the data key
+    the parent process passed on (dispose the engine)."""
     use_keys([os.environ[DATA_KEY_VARIABLE]])
     engine = engine_for(url, schema)
     world = load_world()
@@ -434,6 +440,12 @@ def measure(url: str, schema: str | None) -> dict[str, Any]:
         tz=UTC,
         clock=lambda: NOW,
     )
+    return services, engine
+
+
+def measure(url: str, schema: str | None) -> dict[str, Any]:
+    """Per destination, the milliseconds of each timed digest; the process's peak RSS in MB."""
+    services, engine = bench_services(url, schema)
     with services.sessions() as session:
         destinations = list(session.scalars(select(Destination.id).order_by(Destination.id)))
     samples: dict[str, list[float]] = {}

@@ -19,23 +19,22 @@ Reports the median and p95 of each against the 2 s target. Run it as `python -m 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from bench.digest import (
-    DATA_KEY_VARIABLE,
     NOW,
     START,
     _epoch,
     _pick,
     _stamp,
+    analysed,
+    bench_services,
     child,
     engine_for,
     fill,
@@ -44,11 +43,7 @@ from bench.results import Figure, percentile, publish, spread
 from bot.domain.report import Scope
 from bot.domain.report_view import report_chart, report_message
 from bot.report_export import report_csv
-from bot.store.db import session_factory
 from bot.store.sealing import generate_key, use_keys
-from config.playbook import load_playbook
-from config.world import load_world
-from handlers.context import Services
 from handlers.report import make_report
 from tests.pg_schema import POSTGRES_URL, postgres_schema
 
@@ -108,23 +103,12 @@ def enrich(engine: Engine) -> None:
                 "WHERE contacted_at IS NOT NULL AND id % 3 = 0"
             )
         )
-    if dialect == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
+    analysed(engine)
 
 
 def measure(url: str, schema: str | None) -> dict[str, Any]:
     """Seconds of each timed report, without and with its chart drawn."""
-    use_keys([os.environ[DATA_KEY_VARIABLE]])
-    engine = engine_for(url, schema)
-    world = load_world()
-    services = Services(
-        sessions=session_factory(engine),
-        world=world,
-        playbook=load_playbook(world),
-        tz=UTC,
-        clock=lambda: NOW,
-    )
+    services, engine = bench_services(url, schema)
     from bot.charts import render_png
 
     plain: list[float] = []
