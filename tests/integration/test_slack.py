@@ -23,6 +23,7 @@ from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
 from bot.delivery import Delivery
 from bot.domain.case import Place
+from bot.domain.partners import signature
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
@@ -463,6 +464,14 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
         check=True,
         capture_output=True,
     )
+    partner_secret = subprocess.run(
+        [sys.executable, "-m", "bot", "partners", "add", "forms", "--to", "slack:C1"],
+        env=environment,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"],
         env=environment,
@@ -492,6 +501,22 @@ async def test_tocsin_run_with_slack_settings_serves_signed_commands(
         assert report["database"] and report["connectors"] == {"slack": True}
         assert report["scheduler"] and report["outbox_failed"] == 0
         assert card["channel"] == "C1" and card["text"].startswith("Opened UA-2026-0001")
+        # A partner's form, signed, through the same server: its case card reaches C1.
+        body = json.dumps({"country": "GT", "threats": ["raid"], "summary": "fictional"}).encode()
+        stamp = str(int(time.time()))
+        signed = {
+            "Content-Type": "application/json",
+            "X-Tocsin-Partner": "forms",
+            "X-Tocsin-Timestamp": stamp,
+            "X-Tocsin-Signature": signature(partner_secret, stamp, body),
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{port}/v1/alerts", data=body, headers=signed) as answer,
+        ):
+            assert answer.status == 201 and (await answer.json())["code"] == "UA-2026-0002"
+        [*_, partner_card] = await emulator.wait_for("chat.postMessage", count=3)
+        assert partner_card["text"].startswith("Opened UA-2026-0002")
     finally:
         process.terminate()  # SIGTERM, as a platform stops a process
         stopping = time.monotonic()
