@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -515,6 +516,18 @@ def _filled_and_measured(url: str, schema: str | None, key: str) -> dict[str, An
     return {**result, "fill_s": took}
 
 
+def on_both_databases(
+    name: str, run: Callable[[str, str | None, str], dict[str, Any]], key: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`run(url, schema, key)` on a new SQLite file, then in a new PostgreSQL schema (both
+    dropped after): the results, SQLite's first."""
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite = run(f"sqlite:///{Path(folder) / f'{name}.db'}", None, key)
+    with postgres_schema(f"tocsin_bench_{name}") as schema:
+        postgres = run(POSTGRES_URL, schema, key)
+    return sqlite, postgres
+
+
 def _all_samples(result: dict[str, Any]) -> list[float]:
     return [ms for timed in result["samples"].values() for ms in timed]
 
@@ -529,10 +542,7 @@ def main(arguments: list[str]) -> int:
         return 0
     key = generate_key()
     use_keys([key])
-    with tempfile.TemporaryDirectory() as folder:
-        sqlite = _filled_and_measured(f"sqlite:///{Path(folder) / 'digest.db'}", None, key)
-    with postgres_schema("tocsin_bench_digest") as schema:
-        postgres = _filled_and_measured(POSTGRES_URL, schema, key)
+    sqlite, postgres = on_both_databases("digest", _filled_and_measured, key)
     floor = statistics.median(child("bench.digest", "floor", key=key)["rss_mb"] for _ in range(3))
     rss = max(sqlite["rss_mb"], postgres["rss_mb"])
     per = f"{len(sqlite['samples'])} destinations x {RUNS} runs after {WARM_UP} warm-up"

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -38,6 +36,7 @@ from bench.digest import (
     child,
     engine_for,
     fill,
+    on_both_databases,
 )
 from bench.results import Figure, percentile, publish, spread
 from bot.domain.report import Scope
@@ -45,7 +44,6 @@ from bot.domain.report_view import report_chart, report_message
 from bot.report_export import report_csv
 from bot.store.sealing import generate_key, use_keys
 from handlers.report import make_report
-from tests.pg_schema import POSTGRES_URL, postgres_schema
 
 WARM_UP, RUNS = 3, 15
 TARGET_S = 2.0
@@ -162,10 +160,7 @@ def main(arguments: list[str]) -> int:
         return 0
     key = generate_key()
     use_keys([key])
-    with tempfile.TemporaryDirectory() as folder:
-        sqlite = _filled_and_measured(f"sqlite:///{Path(folder) / 'report.db'}", None, key)
-    with postgres_schema("tocsin_bench_report") as schema:
-        postgres = _filled_and_measured(POSTGRES_URL, schema, key)
+    sqlite, postgres = on_both_databases("report", _filled_and_measured, key)
     figures = []
     for label, result in (("SQLite", sqlite), ("PostgreSQL", postgres)):
         for kind, what in (("plain", "counts, message and CSV"), ("drawn", "with the PNG chart")):
