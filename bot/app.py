@@ -25,6 +25,7 @@ from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
 from bot.store.migrate import SCHEMA_HEAD, current_revision
 from bot.store.sealing import DataKeyError, use_keys
+from config.letters import load_letters
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
@@ -63,6 +64,9 @@ def build_application(settings: Settings, *, require_schema: bool = True) -> App
         tz=settings.timezone,
         admins=frozenset(settings.tocsin_admins),
         retention_days=settings.tocsin_retention_days,
+        letters=load_letters(settings.tocsin_templates),
+        draft_language=settings.tocsin_draft_language,
+        un_language=settings.tocsin_un_language,
     )
     return Application(engine=engine, services=services)
 

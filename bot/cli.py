@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from bot.app import check_schema, opened, run, schema_is_current
 from bot.cli_audit import add_audit_commands
 from bot.cli_contacts import add_contacts_commands
+from bot.cli_draft import add_draft_commands
 from bot.cli_keys import add_keys_commands, ensure_data_key
 from bot.cli_matrix import add_matrix_commands
 from bot.cli_outbox import add_outbox_commands
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_commands(commands)
     add_outbox_commands(commands)
     add_report_commands(commands)
+    add_draft_commands(commands)
     add_partners_commands(commands)
     return parser
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.app import opened
 from bot.connectors.console.render import render_text
 from bot.domain.commands import REPORT_PERIODS, CommandError, ReportRequest
+from bot.domain.report import date_problem
 from bot.domain.report_view import report_chart, report_message
 from bot.errors import InputError
 from bot.report_export import report_csv, report_json
+from bot.store.db import read_only_session
 from config.settings import Settings
 from handlers.report import make_report, resolve_scope
 
@@ -22,11 +25,15 @@ def add_report_commands(commands: Any) -> None:
     """`tocsin report`."""
     report = commands.add_parser(
         "report",
-        help="counts of cases, response times, targets and measures (anonymous: <3 for small "
-        "counts), as text, CSV or JSON, and a chart",
+        help="counts of cases, response times, targets and measures (anonymous: 1 or 2 shown as "
+        "<3, other counts rounded to 5, whole months), as text, CSV or JSON, and a chart",
     )
-    report.add_argument("--since", type=_date, help="cases opened from this day (2026-01-01)")
-    report.add_argument("--until", type=_date, help="cases opened until this day (default today)")
+    report.add_argument(
+        "--since", type=_date("since"), help="cases opened from this day (2026-01-01, UTC)"
+    )
+    report.add_argument(
+        "--until", type=_date("until"), help="cases opened until this day (default today, UTC)"
+    )
     report.add_argument("--country", help="one country: a code (HN) or a name")
     report.add_argument("--period", choices=REPORT_PERIODS, default="month", help="chart buckets")
     report.add_argument("--format", choices=("text", "csv", "json"), default="text")
@@ -38,13 +45,22 @@ def add_report_commands(commands: Any) -> None:
     report.set_defaults(action=_report)
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a date; write it as 2026-11-20"
-        ) from None
+def _date(name: str) -> Callable[[str], date]:
+    """An argparse type: a date a report can be asked for, else one line saying why not."""
+
+    def parsed(text: str) -> date:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a date; write it as 2026-11-20"
+            ) from None
+        problem = date_problem(name, day, datetime.now(UTC).date())
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return day
+
+    return parsed
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
@@ -60,7 +76,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
             scope = resolve_scope(request, app.services)
         except CommandError as error:
             raise InputError(str(error)) from None
-        with app.services.transaction() as session:
+        with read_only_session(app.services.sessions) as session:
             report = make_report(session, app.services, scope)
         where = app.services.country_name(scope.country) if scope.country else None
     if args.format == "csv":

@@ -5,10 +5,10 @@ by_outcome, cases_by_period, time_to_first_action, time_to_close, targets, targe
 measures, and `scope` for what the report covers), `key` (a stable code: HN, death_threat,
 2026-03-01/all, embassy:CA …), `label` (the same in words), `measure` (cases, median_hours,
 p90_hours, proposed, contacted, answered, median_reply_hours, requested, granted, lifted,
-rejected; for scope rows: date, text, number) and `value` (a number, "<3" for a count under 3,
-"hidden" for a count held back so a "<3" cannot be worked out from the total, or empty when
-there are too few cases to give a time). Dates are ISO 8601, times UTC.
-"""
+rejected; for scope rows: date, text, number) and `value` (a count rounded to the nearest 5,
+"<3" for a count of 1 or 2, hours, or empty when there are too few cases to give a time). A row
+is missing where, with the others, it would give a small count away. Dates are ISO 8601, times
+UTC; the range covers whole months (or weeks)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import io
 import json
 from typing import Any
 
-from bot.domain.report import SMALL_CELL, Report, Row
+from bot.domain.report import ROUNDING, SMALL_CELL, Report, Row
 
 COLUMNS = ("section", "key", "label", "measure", "value")
 BOM = "\ufeff"
@@ -36,6 +36,7 @@ def scope_rows(report: Report) -> list[Row]:
         Row("scope", "period", "Chart period", "text", scope.period),
         Row("scope", "generated_at", "Generated at (UTC)", "date", generated),
         Row("scope", "small_cell", "Counts under this are shown as <3", "number", SMALL_CELL),
+        Row("scope", "rounding", "Other counts are rounded to a multiple of", "number", ROUNDING),
     ]
 
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     tocsin_playbook: Path | None = None
     tocsin_directory: Path | None = None
     tocsin_timezone: str = "UTC"
+    # Draft appeals: the team's language (embassies, regional bodies, funds), the language of
+    # drafts for UN mandates (which take en, es or fr only), and an own copy of the templates.
+    tocsin_draft_language: Literal["en", "es", "fr", "pt"] = "en"
+    tocsin_un_language: Literal["en", "es", "fr"] = "en"
+    tocsin_templates: Path | None = None
     tocsin_supportive_governments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["US", "EU", "CA", "NO", "CH", "GB", "NL", "FI"]
     )

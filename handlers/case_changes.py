@@ -1,15 +1,18 @@
-"""Changing the case itself: notes, consent, target replies, close, reopen; and its audit log."""
+"""Changing the case itself: notes, consent, facts, target replies, close, reopen; its audit log."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from bot.domain import lifecycle
+from bot.domain.alert import MAX_SHORT_TEXT, MAX_TEXT
 from bot.domain.case import Place
-from bot.domain.commands import CaseChange, RecordReply, SetConsent
+from bot.domain.commands import CaseChange, RecordFacts, RecordReply, SetConsent
 from bot.domain.commands import unquote as _unquote
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
+from bot.domain.text import clean
 from bot.domain.views import audit_message
 from bot.store.cases import get_case
 from bot.store.changes import (
@@ -23,7 +26,7 @@ from bot.store.changes import (
     store_case,
     store_step,
 )
-from bot.store.models import Case
+from bot.store.models import Case, Defender
 from handlers.context import Services
 from handlers.loading import card_reply, found, open_case_for_change
 
@@ -148,3 +151,45 @@ def _log(code: str, place: Place, services: Services) -> Message:
         ]
         level = services.disclosure_for(session, place)
     return audit_message(code, events, services.zone_for(place), level)
+
+
+_FACT_LIMITS = {"place": MAX_SHORT_TEXT}
+
+
+def record_facts(change: RecordFacts, *, actor: str, place: Place, services: Services) -> Message:
+    """`ua facts CODE place=… work=…`: what UN submissions ask for, learnt after opening. The
+    log says which facts changed, never their text (it may identify the defender)."""
+    values = {key: clean(value) for key, value in change.facts.items()}
+    for key, value in values.items():
+        limit = _FACT_LIMITS.get(key, MAX_TEXT)
+        if len(value) > limit:
+            raise TransitionError(f"{key} is too long: at most {limit:,} characters.")
+    with services.transaction() as session:
+        case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
+        _set_facts(case, values)
+        record(
+            session=session,
+            case=case,
+            actor=actor,
+            place=place,
+            action="facts",
+            now=services.clock(),
+            detail={"fields": sorted(values)},
+        )
+        headline = (
+            f"Recorded for {case.code}: {', '.join(k.replace('_', ' ') for k in values)}. "
+            f"Drafts use them: ua draft {case.code} N"
+        )
+        return card_reply(session, services, case, place, headline)
+
+
+def _set_facts(case: Case, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        if key == "work":
+            if case.defender is None:
+                case.defender = Defender()
+            case.defender.work = value
+        elif key == "occurred_on":
+            case.occurred_on = date.fromisoformat(value)
+        else:
+            setattr(case, key, value)

@@ -16,6 +16,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.destinations import destination_timezone
 from bot.store.schedule import destination_for
+from config.letters import LetterTemplates, default_letters
 
 
 def utc_now() -> datetime:
@@ -56,6 +57,10 @@ class Services:
     admins: frozenset[str] = frozenset()
     # Closed cases lose their sensitive fields this many days after closing.
     retention_days: int = 180
+    # Draft appeals: the letter templates, the team's language and the one for UN mandates.
+    letters: LetterTemplates = field(default_factory=default_letters)
+    draft_language: str = "en"
+    un_language: str = "en"
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

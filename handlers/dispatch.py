@@ -17,12 +17,14 @@ from bot.domain.commands import (
     CaseChange,
     CommandError,
     Digest,
+    DraftAppeal,
     Help,
     LeadsHere,
     ListCases,
     NewCase,
     ParsedCommand,
     Purge,
+    RecordFacts,
     RecordMeasure,
     RecordReply,
     ReportRequest,
@@ -45,10 +47,11 @@ from bot.domain.views import help_message, routing_message
 from bot.store.db import is_transient, patiently
 from handlers.access import NOT_BOUND, refusal, refusal_for, standing
 from handlers.admin import bind, disclosure, give_role, list_roles, unbind
-from handlers.case_changes import change_case, record_reply, set_consent
+from handlers.case_changes import change_case, record_facts, record_reply, set_consent
 from handlers.cases import list_cases, show_case
 from handlers.context import Services
 from handlers.digest import digest_command, leads_here
+from handlers.drafts import draft_command
 from handlers.intake import new_case, triage_alert
 from handlers.measures import record_measure
 from handlers.report import report_command, weekly_command
@@ -163,6 +166,8 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return change_case(parsed, actor=command.actor, place=command.place, services=services)
         case SetConsent():
             return set_consent(parsed, actor=command.actor, place=command.place, services=services)
+        case RecordFacts():
+            return record_facts(parsed, actor=command.actor, place=command.place, services=services)
         case RecordReply():
             return record_reply(parsed, actor=command.actor, place=command.place, services=services)
         case RecordMeasure():
@@ -177,6 +182,10 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
             return report_command(parsed, services=services)
         case WeeklyReport():
             return weekly_command(parsed, place=command.place, services=services)
+        case DraftAppeal():
+            return draft_command(
+                parsed, actor=command.actor, place=command.place, services=services
+            )
         case _:
             return _run_admin(parsed, command, services)
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.alert import AlertError, checked_alert
+from bot.domain.alert import Alert, AlertError, checked_alert
 from bot.domain.case import Place
 from bot.store import schedule
+from bot.store.cases import case_by_source
 from bot.store.models import Destination
-from bot.store.partners import PartnerAccess
+from bot.store.partners import PartnerAccess, opened_by
 from handlers.context import Services
 from handlers.intake import take_alert
 
 MAX_KEY_CHARS = 200
+TOO_DEEP = "the body is nested too deeply for an alert: send it as /v1/openapi.json describes"
+NO_ROOM = (
+    "Tocsin is not in any chat room yet, so nobody would see this alert; nothing was stored. "
+    "Ask the organisation running Tocsin to bind a room (ua bind), then send it again"
+)
+
+
+class NoRoom(Exception):
+    """No chat room is bound: a case opened now would reach nobody."""
 
 
 class AlertProblems(Exception):
@@ -41,19 +51,23 @@ class Accepted:
 def partner_alert(
     data: Any, *, partner: PartnerAccess, key: str | None, services: Services
 ) -> Accepted:
-    """Open the alert's case, or name the case the same key (or source id) opened before."""
-    _, problems = checked_alert(data, services.world.countries, strict=True)
-    if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
-        problems.append(AlertError("Idempotency-Key", f"1 to {MAX_KEY_CHARS} printable characters"))
-    if problems:
-        raise AlertProblems(problems)
+    """Open the alert's case, or name the case the same key (or source id) opened before.
+
+    Raises AlertProblems when the alert is not valid or its key was used for another alert,
+    and NoRoom when no chat room is bound (nobody would see the case)."""
+    alert = _valid(data, key, services)
+    if key is not None:
+        earlier = _keyed_case(alert, _source_id(partner.name, key), services)
+        if earlier is not None:
+            return earlier
     places = partner_places(partner, services)
-    origin = places[0] if places else Place("partner", partner.name)
+    if not places:
+        raise NoRoom(NO_ROOM)
     try:
         intake = take_alert(
             _with_source_id(data, partner.name, key),
             actor=f"partner:{partner.name}",
-            place=origin,
+            place=places[0],
             services=services,
             announce_to=places,
         )
@@ -64,6 +78,39 @@ def partner_alert(
     return Accepted(code=intake.view.code, status=status, destinations=shown)
 
 
+def _valid(data: Any, key: str | None, services: Services) -> Alert:
+    """The alert, or AlertProblems naming every problem with it and with its key."""
+    try:
+        alert, problems = checked_alert(data, services.world.countries, strict=True)
+    except RecursionError:  # nesting no alert has, deeper than checking can follow
+        raise AlertProblems([AlertError("", TOO_DEEP)]) from None
+    if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
+        problems.append(AlertError("Idempotency-Key", f"1 to {MAX_KEY_CHARS} printable characters"))
+    if problems:
+        raise AlertProblems(problems)
+    assert alert is not None
+    return alert
+
+
+def _keyed_case(alert: Alert, source_id: str, services: Services) -> Accepted | None:
+    """The case this key opened (None when none did); AlertProblems when it was opened by a
+    different alert."""
+    with services.transaction() as session:
+        case = case_by_source(session=session, source_id=source_id)
+        if case is None:
+            return None
+        same, code = opened_by(case, alert), case.code
+    if not same:
+        message = f"already used for another alert ({code}): give each new alert a new key"
+        raise AlertProblems([AlertError("Idempotency-Key", message)])
+    return Accepted(code=code, status="existing", destinations=[])
+
+
+def _source_id(partner: str, given: str) -> str:
+    """A partner's key or source id, in the partner's own namespace."""
+    return f"partner:{partner}:{given}"
+
+
 def _with_source_id(data: dict[str, Any], partner: str, key: str | None) -> dict[str, Any]:
     """The alert with its source id in the partner's own namespace (two partners' ids never
     meet); the Idempotency-Key, when given, is the id."""
@@ -71,13 +118,13 @@ def _with_source_id(data: dict[str, Any], partner: str, key: str | None) -> dict
     given = key if key is not None else source.get("external_id")
     if given is None:
         return data
-    source["external_id"] = f"partner:{partner}:{given}"
+    source["external_id"] = _source_id(partner, given)
     return {**data, "source": source}
 
 
 def partner_places(partner: PartnerAccess, services: Services) -> list[Place]:
     """The partner's destinations where Tocsin is bound; with none, the leads' room, else the
-    first bound room, so an alert is never left unseen."""
+    first bound room, so an alert is never left unseen (empty only when no room is bound)."""
     places: list[Place] = []
     with services.transaction() as session:
         for text in partner.destinations:

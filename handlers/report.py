@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -12,9 +12,17 @@ from bot.domain.case import Place
 from bot.domain.commands import CommandError, ReportRequest, WeeklyReport
 from bot.domain.countries import UnknownCountryError
 from bot.domain.messages import Message, Paragraph
-from bot.domain.report import Report, Scope, build_report, periods
+from bot.domain.report import (
+    Report,
+    Scope,
+    build_report,
+    date_problem,
+    periods,
+    whole_periods,
+)
 from bot.domain.report_view import report_chart, report_message
 from bot.domain.schedule import next_weekly_time, parse_time_of_day
+from bot.store.db import read_only_session
 from bot.store.models import Destination
 from bot.store.report import gather_report
 from handlers.context import Services
@@ -33,25 +41,50 @@ def default_since(today: date, months: int = DEFAULT_MONTHS) -> date:
     return date(month_index // 12, month_index % 12 + 1, 1)
 
 
+def utc_today(services: Services) -> date:
+    """Today as reports count days: the UTC date, whatever the organisation's time zone."""
+    return services.clock().astimezone(UTC).date()
+
+
 def resolve_scope(request: ReportRequest, services: Services) -> Scope:
-    """The request's period and country, with defaults filled and the country checked."""
-    today = services.today()
-    since = request.since or default_since(today)
-    until = request.until or today
-    if since > until:
-        raise CommandError(f"since ({since}) is after until ({until}); swap them.")
-    country = None
-    if request.country:
-        try:
-            country = services.world.countries.resolve(request.country).alpha2
-        except UnknownCountryError as error:
-            raise CommandError(str(error)) from None
+    """The request's period, checked and widened to whole months (or weeks) up to today, and
+    its country, checked."""
+    since, until = _dates(request, utc_today(services))
+    country = _country(request, services)
     scope = Scope(since=since, until=until, country=country, period=request.period)
     if len(periods(scope)) > MAX_PERIODS:
         raise CommandError(
             f"That is over {MAX_PERIODS} {scope.period}s; choose a shorter period or period=month."
         )
     return scope
+
+
+def _dates(request: ReportRequest, today: date) -> tuple[date, date]:
+    """The dates asked for, checked, by default a year of months up to today, and widened to
+    whole months (or weeks) so that two reports never differ by a single day."""
+    for name, day in (("since", request.since), ("until", request.until)):
+        problem = date_problem(name, day, today) if day else None
+        if problem:
+            raise CommandError(problem)
+    since = request.since or default_since(today)
+    until = request.until or today
+    if since > until:
+        swap = "swap them" if request.since else "give an earlier since"
+        raise CommandError(f"since ({since}) is after until ({until}); {swap}.")
+    since, until = whole_periods(since, until, request.period, today)
+    if since > until:
+        raise CommandError(f"since ({request.since}) is in a {request.period} still to come.")
+    return since, until
+
+
+def _country(request: ReportRequest, services: Services) -> str | None:
+    """The alpha-2 code of the country asked for, or None for all."""
+    if not request.country:
+        return None
+    try:
+        return services.world.countries.resolve(request.country).alpha2
+    except UnknownCountryError as error:
+        raise CommandError(str(error)) from None
 
 
 def make_report(session: Session, services: Services, scope: Scope) -> Report:
@@ -65,7 +98,7 @@ def make_report(session: Session, services: Services, scope: Scope) -> Report:
 def report_command(request: ReportRequest, *, services: Services) -> Message:
     """`ua report …`: the report posted for the whole channel, with its chart unless asked."""
     scope = resolve_scope(request, services)
-    with services.transaction() as session:
+    with read_only_session(services.sessions) as session:
         report = make_report(session, services, scope)
     where = services.country_name(scope.country) if scope.country else None
     return report_message(
@@ -103,15 +136,22 @@ def next_weekly_report(destination: Destination, after: datetime) -> datetime:
     )
 
 
+def last_week(now: datetime) -> Scope:
+    """The last whole Monday-to-Sunday week before `now`, in UTC days as reports count them:
+    where the summary comes before Monday in UTC, the week before that, so every case is in
+    one summary."""
+    today = now.astimezone(UTC).date()
+    monday = today - timedelta(days=today.weekday() + 7)
+    return Scope(since=monday, until=monday + timedelta(days=6), period="week")
+
+
 def weekly_summary(
     session: Session, services: Services, destination: Destination, now: datetime
 ) -> Message:
-    """The last seven days' report, with a chart of the last twelve weeks, week by week."""
-    today = now.astimezone(ZoneInfo(destination.timezone)).date()
-    week = Scope(since=today - timedelta(days=7), until=today - timedelta(days=1))
-    trend = Scope(
-        since=today - timedelta(weeks=WEEKLY_CHART_WEEKS), until=week.until, period="week"
-    )
+    """The last UTC week's report (the same for every destination, whatever its time zone),
+    with a chart of the twelve weeks to its end, week by week."""
+    week = last_week(now)
+    trend = replace(week, since=week.since - timedelta(weeks=WEEKLY_CHART_WEEKS - 1))
     report = make_report(session, services, week)
     chart = report_chart(make_report(session, services, trend))
     return report_message(

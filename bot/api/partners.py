@@ -10,22 +10,24 @@ import logging
 import math
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
-from bot.api.openapi import AlertAccepted, ErrorBody, Problem, Problems, openapi_document
+from bot.api.openapi import ErrorBody, Problem, Problems, openapi_document
 from bot.domain.partners import MAX_BODY_BYTES, RateLimit, signature_problem
 from bot.store.db import is_transient
 from bot.store.partners import PartnerAccess, find_partner
 from handlers.context import Services
-from handlers.partner_intake import AlertProblems, partner_alert
+from handlers.partner_intake import TOO_DEEP, AlertProblems, NoRoom, partner_alert
 
 log = logging.getLogger(__name__)
 
 ALERTS_PATH = "/v1/alerts"
 OPENAPI_PATH = "/v1/openapi.json"
 JSON = "application/json"
+NO_ROOM_RETRY_S = 600  # an admin has to bind a room first
 
 
 class PartnerApi:
@@ -52,13 +54,25 @@ class PartnerApi:
             return _refused(415, f"send the alert as {JSON} (Content-Type: {JSON})")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return _too_large()
-        body = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
+        body = await _whole_body(request.content)
+        if body is None:
             return _too_large()
         name = request.headers.get("X-Tocsin-Partner", "")
-        partner = await self._partner(name)
+        try:
+            partner = await self._partner(name)
+        except Exception as error:
+            return _failed(error, name)
         if partner is None or partner.revoked:
             return _refused(401, f"no active partner '{name[:63]}': check X-Tocsin-Partner")
+        refused = self._unsigned_or_too_fast(request, partner, body)
+        if refused is not None:
+            return refused
+        return await self._take(body, partner, request.headers.get("Idempotency-Key"))
+
+    def _unsigned_or_too_fast(
+        self, request: web.Request, partner: PartnerAccess, body: bytes
+    ) -> web.Response | None:
+        """401 when the signature does not hold, 429 over the rate; None when it may go on."""
         problem = signature_problem(
             secret=partner.secret,
             timestamp=request.headers.get("X-Tocsin-Timestamp"),
@@ -69,14 +83,14 @@ class PartnerApi:
         if problem is not None:
             return _refused(401, problem)
         wait = self._limits.wait(partner.name, partner.rate_per_minute, time.monotonic())
-        if wait is not None:
-            seconds = math.ceil(wait)
-            return _refused(
-                429,
-                f"over {partner.rate_per_minute} requests a minute: send again in {seconds} s",
-                headers={"Retry-After": str(seconds)},
-            )
-        return await self._take(body, partner, request.headers.get("Idempotency-Key"))
+        if wait is None:
+            return None
+        seconds = math.ceil(wait)
+        return _refused(
+            429,
+            f"over {partner.rate_per_minute} requests a minute: send again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
 
     async def _partner(self, name: str) -> PartnerAccess | None:
         if not name or len(name) > 63:
@@ -89,42 +103,63 @@ class PartnerApi:
         return await asyncio.to_thread(look)
 
     async def _take(self, body: bytes, partner: PartnerAccess, key: str | None) -> web.Response:
-        try:
-            data: Any = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problems([Problem(field="", message=f"the body is not JSON: {error}")])
+        data, problem = _parsed(body)
+        if problem is not None:
+            return _problems([Problem(field="", message=problem)])
         try:
             accepted = await asyncio.to_thread(
                 partner_alert, data, partner=partner, key=key, services=self._services
             )
         except AlertProblems as error:
             return _problems([Problem(field=p.field, message=p.message) for p in error.problems])
+        except NoRoom as error:
+            return _refused(503, str(error), headers={"Retry-After": str(NO_ROOM_RETRY_S)})
         except Exception as error:
-            if is_transient(error):
-                return _refused(
-                    503,
-                    "Tocsin's database is not answering; nothing was stored. Send the same "
-                    "request (same Idempotency-Key) again in a minute",
-                    headers={"Retry-After": "60"},
-                )
-            incident = uuid.uuid4().hex[:8]
-            # The body may name a defender: log the partner and the incident, not the alert.
-            log.exception("partner alert failed (incident %s, from %s)", incident, partner.name)
-            return _refused(
-                500,
-                f"Tocsin failed on its side (incident {incident}); nothing was "
-                "stored. Send it again; if it fails again, give the incident id to "
-                "the organisation running Tocsin",
-            )
+            return _failed(error, partner.name)
         self._services.changes.notify()  # the dispatcher posts the new case's cards now
-        shown = AlertAccepted.model_validate(
-            {
-                "code": accepted.code,
-                "status": accepted.status,
-                "destinations": accepted.destinations,
-            }
+        return web.json_response(asdict(accepted), status=201 if accepted.opened else 200)
+
+
+async def _whole_body(content: StreamReader) -> bytes | None:
+    """The body however many packets it comes in; None once it is over MAX_BODY_BYTES (the
+    rest is not read)."""
+    body = bytearray()
+    while chunk := await content.read(MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _parsed(body: bytes) -> tuple[Any, str | None]:
+    """The body's JSON, or why it cannot be read (not UTF-8 or JSON, a number of thousands
+    of digits, nesting deeper than Python's recursion limit)."""
+    try:
+        return json.loads(body.decode("utf-8")), None
+    except RecursionError:
+        return None, TOO_DEEP
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError among them
+        return None, f"the body is not JSON: {error}"
+
+
+def _failed(error: Exception, partner: str) -> web.Response:
+    """503 when the database is briefly away, else 500 with an incident id to quote."""
+    if is_transient(error):
+        return _refused(
+            503,
+            "Tocsin's database is not answering; nothing was stored. Send the same "
+            "request (same Idempotency-Key) again in a minute",
+            headers={"Retry-After": "60"},
         )
-        return web.json_response(shown.model_dump(), status=201 if accepted.opened else 200)
+    incident = uuid.uuid4().hex[:8]
+    # The body may name a defender: log the partner and the incident, not the alert.
+    log.exception("partner alert failed (incident %s, from %r)", incident, partner)
+    return _refused(
+        500,
+        f"Tocsin failed on its side (incident {incident}); nothing was "
+        "stored. Send it again; if it fails again, give the incident id to "
+        "the organisation running Tocsin",
+    )
 
 
 def _refused(status: int, error: str, headers: dict[str, str] | None = None) -> web.Response:

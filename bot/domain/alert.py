@@ -60,6 +60,7 @@ ThreatTerm = Annotated[Threat, _vocabulary_term(Threat, "threat")]
 SeverityTerm = Annotated[Severity, _vocabulary_term(Severity, "severity")]
 PerpetratorTerm = Annotated[Perpetrator, _vocabulary_term(Perpetrator, "perpetrator")]
 ShortText = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT)]
+LongText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
 class _Strict(BaseModel):
@@ -72,6 +73,11 @@ class Defender(_Strict):
     name: ShortText | None = None
     organisation: ShortText | None = None
     gender: ShortText | None = None
+    work: LongText | None = Field(
+        default=None,
+        description="The defender's human rights work, which UN submissions ask for",
+        examples=["Represents farming communities in a land dispute with a mining company"],
+    )
 
 
 class Business(_Strict):
@@ -118,6 +124,18 @@ class Alert(_Strict):
     severity: SeverityTerm | None = None
     defender: Defender = Defender()
     perpetrators: tuple[PerpetratorTerm, ...] = ()
+    place: ShortText | None = Field(
+        default=None,
+        description="Where it happened: town or region",
+        examples=["Villa Ejemplo, northern district"],
+    )
+    domestic_actions: LongText | None = Field(
+        default=None,
+        description="Actions already taken in the country (a police complaint, habeas corpus …)",
+    )
+    earlier_incidents: LongText | None = Field(
+        default=None, description="Earlier threats or attacks against the defender"
+    )
     business: Business | None = None
     consent: Consent = Consent()
     source: Source = Source()

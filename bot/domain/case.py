@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -62,6 +62,8 @@ class TargetView:
     contact: str | None
     status: str
     reply: str | None = None
+    # The directory key: `iachr`, `sr_defenders`, `embassy:CA` (empty on cases before 0003).
+    institution: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,9 @@ class StepView:
     due_at: datetime
     gated_by: str | None
     note: str | None = None
+    key: str = ""
+    # The targets the step concerns, `; `-joined for a step covering several together.
+    target_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,20 @@ class CaseView:
     outcome: str | None = None
     consents: tuple[tuple[str, bool], ...] = ()
     erased_at: datetime | None = None
+    occurred_on: date | None = None
+    perpetrators: tuple[str, ...] = ()
+    company: str | None = None
+    # Free text like the summary: shown from `standard` up.
+    place: str | None = None
+    domestic_actions: str | None = None
+    earlier_incidents: str | None = None
+    # Identifying like the name: shown only at `full`.
+    defender_gender: str | None = None
+    defender_work: str | None = None
+
+    def consented(self, use: str) -> bool:
+        """Whether the defender agreed to this use (`government`, `un_public`, `media`)."""
+        return dict(self.consents).get(use, False)
 
 
 # Audit details holding free text someone typed (notes, replies): shown from `standard` up,
@@ -110,12 +129,21 @@ def disclose(case: CaseView, level: Disclosure) -> CaseView:
     here, before any view renders it, so no message kind can show it by mistake."""
     if level is Disclosure.FULL:
         return case
-    case = replace(case, defender_name=None, defender_organisation=None)
+    case = replace(
+        case,
+        defender_name=None,
+        defender_organisation=None,
+        defender_gender=None,
+        defender_work=None,
+    )
     if level is Disclosure.STANDARD:
         return case
     return replace(
         case,
         summary="",
+        place=None,
+        domestic_actions=None,
+        earlier_incidents=None,
         targets=tuple(replace(t, reply=None) for t in case.targets),
         steps=tuple(replace(s, note=None) for s in case.steps),
     )

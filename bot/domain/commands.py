@@ -48,6 +48,9 @@ USAGE = {
     "disclosure": "ua disclosure [minimal|standard|full]",
     "role": "ua role [@person observer|responder|lead|admin]",
     "purge": "ua purge UA-2026-0042 [confirm]",
+    "draft": "ua draft UA-2026-0042 3 [en|es|fr|pt]",
+    "facts": 'ua facts UA-2026-0042 place="…" work="…" domestic_actions="…" '
+    'earlier_incidents="…" occurred_on=2026-11-02',
     "help": "ua help [command]",
 }
 DISCLOSURE_LEVELS = ("minimal", "standard", "full")
@@ -157,6 +160,23 @@ class RecordMeasure:
 
 
 @dataclass(frozen=True)
+class DraftAppeal:
+    """`ua draft CODE N [lang]`: a letter for the institutions step N names."""
+
+    code: str
+    n: int
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """`ua facts CODE key=value …`: facts learnt after the case was opened, for drafts."""
+
+    code: str
+    facts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Digest:
     """`ua digest` posts it now; `ua digest at 09:00 Zone/Name` sets this place's daily time."""
 
@@ -249,6 +269,8 @@ ParsedCommand = (
     | SetRole
     | Roles
     | Purge
+    | DraftAppeal
+    | RecordFacts
 )
 
 
@@ -285,6 +307,10 @@ def parse_command(words_text: str) -> ParsedCommand:
         return Help(topic=args[0].lower() if args else None)
     if verb == "measure":
         return _parse_measure(args)
+    if verb == "draft":
+        return _parse_draft(args)
+    if verb == "facts":
+        return _parse_facts(args)
     if verb == "digest":
         return _parse_digest(args)
     if verb == "report":
@@ -421,6 +447,36 @@ def _parse_measure(args: list[str]) -> RecordMeasure:
     return RecordMeasure(
         code=code, body=body, reference=reference, state=state, on=on, review=review
     )
+
+
+def _parse_draft(args: list[str]) -> DraftAppeal:
+    if len(args) not in (2, 3):
+        raise CommandError(f"Usage: {USAGE['draft']}")
+    language = args[2] if len(args) == 3 else None
+    return DraftAppeal(
+        code=normalise_case_code(args[0]), n=_step_number(args[1]), language=language
+    )
+
+
+FACT_KEYS = ("place", "work", "domestic_actions", "earlier_incidents", "occurred_on")
+
+
+def _parse_facts(args: list[str]) -> RecordFacts:
+    if len(args) < 2:
+        raise CommandError(f"Usage: {USAGE['facts']}")
+    facts: dict[str, str] = {}
+    for word in args[1:]:
+        key, _, value = word.partition("=")
+        key = key.strip().lower()
+        if key not in FACT_KEYS or not value.strip():
+            raise CommandError(
+                f"'{word}' is not key=value with one of {', '.join(FACT_KEYS)}. "
+                f"Usage: {USAGE['facts']}"
+            )
+        facts[key] = value.strip()
+    if "occurred_on" in facts:
+        _date(facts["occurred_on"])
+    return RecordFacts(code=normalise_case_code(args[0]), facts=facts)
 
 
 def _parse_bind(args: list[str]) -> Bind:
@@ -569,6 +625,10 @@ NEW_CASE_KEYS: dict[str, tuple[tuple[str, ...], bool]] = {
     "defender": (("defender", "name"), False),
     "organisation": (("defender", "organisation"), False),
     "gender": (("defender", "gender"), False),
+    "work": (("defender", "work"), False),
+    "place": (("place",), False),
+    "domestic_actions": (("domestic_actions",), False),
+    "earlier_incidents": (("earlier_incidents",), False),
     "perpetrators": (("perpetrators",), True),
     "company": (("business", "company"), False),
     "home_country": (("business", "home_country"), False),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +139,3 @@ def error_message(text: str) -> Message:
 def charts_of(message: Message) -> tuple[Chart, ...]:
     """The charts a message carries, which chat connectors post as images."""
     return tuple(block for block in message.blocks if isinstance(block, Chart))
-
-
-def without_charts(message: Message) -> Message:
-    """The message with its charts left out (for the text part of a post)."""
-    return replace(message, blocks=tuple(b for b in message.blocks if not isinstance(b, Chart)))

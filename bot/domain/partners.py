@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 VERSION = "v1"
 WINDOW_S = 300  # a signed request is good for five minutes either side of now
 MAX_BODY_BYTES = 64 * 1024
+# Unix seconds have 10 digits until the year 2286; a longer "timestamp" is not one.
+MAX_TIMESTAMP_DIGITS = 12
 DEFAULT_RATE_PER_MINUTE = 60
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -37,13 +39,23 @@ def signature_problem(
     header, a timestamp outside the window, or a signature made with another secret."""
     if not timestamp or not given:
         return "X-Tocsin-Timestamp and X-Tocsin-Signature are required"
-    if not timestamp.isascii() or not timestamp.isdigit():
+    if not _unix_seconds(timestamp):
         return "X-Tocsin-Timestamp must be Unix seconds"
     if abs(now - int(timestamp)) > WINDOW_S:
         return "X-Tocsin-Timestamp is more than 5 minutes from now: check the clock, sign again"
-    if not hmac.compare_digest(signature(secret, timestamp, body), given.strip()):
+    if not _matches(signature(secret, timestamp, body), given.strip()):
         return "the signature does not match: sign 'v1:{timestamp}:{raw body}' with your secret"
     return None
+
+
+def _unix_seconds(timestamp: str) -> bool:
+    """Whether the header is a plausible Unix time: ASCII digits, not too many for `int`."""
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+
+
+def _matches(expected: str, given: str) -> bool:
+    """`hmac.compare_digest`, which refuses (TypeError) a str that is not ASCII."""
+    return given.isascii() and hmac.compare_digest(expected, given)
 
 
 @dataclass

@@ -2,16 +2,22 @@
 
 Plain data in (what the store counted for a scope), plain data out: a `Report` of rows in one
 long table (section, key, label, measure, value) that the chat message, the charts and the
-CSV/JSON exports all read. Anonymous by construction: only counts and times leave here, every
-count from 1 to 2 is shown as "<3" (a small cell could point at one defender), and a time is
-given only for a group of at least 3 cases.
+CSV/JSON exports all read. Anonymous by construction, so that no defender can be picked out:
+
+- only counts and times leave here, for whole months or weeks (`whole_periods`), so two
+  reports never differ by a single day;
+- a count of 1 or 2 is shown as "<3" and every other count is rounded to the nearest 5 (0
+  stays 0): totals are approximate, and a total minus the rest leaves a range, not a number;
+- where the published cells of a sum (a breakdown and its total, within or across sections)
+  would still leave a "<3" only one possible value, that breakdown is left out (`withheld`);
+- a median needs 3 cases and a 90th percentile 10.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -19,19 +25,31 @@ from bot.domain.measures import BODIES
 
 SMALL_CELL = 3
 SUPPRESSED = "<3"
-# A second cell held back so that a suppressed one cannot be worked out from the total.
-HIDDEN = "hidden"
+# Every count of SMALL_CELL or more is published rounded to the nearest multiple of this.
+ROUNDING = 5
+MEDIAN_CASES = SMALL_CELL
+P90_CASES = 10
 ALL = "all"
+OPEN = "open"
+# The dates a report may be asked for: nothing was recorded before, nothing can be far after.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_AHEAD = timedelta(days=365)
+# Narrowing what sums tell stops after this many passes (it settles in a few).
+MAX_PASSES = 100
 
 Value = int | float | str
 # Hours (to a tenth, 6 minutes) → how many cases took that long: the database tallies times,
 # so a report over 100,000 cases reads a few thousand rows, not a row per case.
 Hours = Mapping[float, int]
+# A published cell: (section, key, measure).
+Cell = tuple[str, str, str]
 
-# The dimensions whose cells each case falls in exactly once: their cells add up to the total.
-PARTITIONS = ("country", "severity", "outcome")
 DIMENSIONS = ("country", "threat", "profile", "perpetrator", "severity", "outcome")
+# The breakdowns whose cells each case falls in exactly once: their cells add up to the total.
+PARTITIONS = ("by_country", "by_severity", "by_outcome")
 SEVERITY_ORDER = ("critical", "high", "medium")
+TIME_SECTIONS = ("time_to_first_action", "time_to_close")
+TARGET_COUNTS = ("proposed", "contacted", "answered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +114,18 @@ class ReportData:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One cell of the report: `value` is a count, hours, "<3", "hidden" or "" (too few)."""
+    """One cell of the report: `value` is a count, hours, "<3" or "" (too few for a time)."""
 
     section: str
     key: str
     label: str
     measure: str
     value: Value
+
+    @property
+    def cell(self) -> Cell:
+        """Where the row sits in the table."""
+        return (self.section, self.key, self.measure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,28 +141,105 @@ class Report:
         return [row for row in self.rows if row.section == name]
 
     def value(self, section: str, key: str, measure: str = "cases") -> Value | None:
-        """One cell, or None when the report has no such row."""
+        """One cell, or None when the report has no such row (or left it out)."""
         for row in self.rows:
-            if (row.section, row.key, row.measure) == (section, key, measure):
+            if row.cell == (section, key, measure):
                 return row.value
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Sum:
+    """Published cells a reader can add up: `total` is the sum of `parts`. When together they
+    would give a small count away, the cells `left_out` are not published."""
+
+    total: Cell
+    parts: tuple[Cell, ...]
+    left_out: tuple[Cell, ...]
+
+    @property
+    def cells(self) -> frozenset[Cell]:
+        """The total and its parts."""
+        return frozenset((self.total, *self.parts))
+
+
+def rounded(count: int) -> int:
+    """To the nearest multiple of ROUNDING: 3 and 4 to 5, 8 to 12 to 10."""
+    return (count + ROUNDING // 2) // ROUNDING * ROUNDING
+
+
 def shown(count: int) -> Value:
-    """A count as it may be published: 0, "<3" for 1 and 2, else the count."""
-    return SUPPRESSED if 0 < count < SMALL_CELL else count
+    """A count as it may be published: 0, "<3" for 1 and 2, else rounded to the nearest 5."""
+    if count == 0:
+        return 0
+    return SUPPRESSED if count < SMALL_CELL else rounded(count)
 
 
-def shown_partition(counts: Mapping[str, int]) -> dict[str, Value]:
-    """Counts that add up to a published total: when exactly one is suppressed, the next
-    smallest is hidden too, so the total minus the rest does not give the small one away."""
-    values = {key: shown(n) for key, n in counts.items()}
-    small = [key for key, value in values.items() if value == SUPPRESSED]
-    if len(small) == 1:
-        others = [(n, key) for key, n in counts.items() if n >= SMALL_CELL]
-        if others:
-            values[min(others)[1]] = HIDDEN
-    return values
+def order(count: int) -> int:
+    """Where a count goes in a largest-first list (ties then by key), from its published value
+    only: ordered by the exact count, two "<3" or two equal rounded cells would be told apart."""
+    value = shown(count)
+    return value if isinstance(value, int) else 1
+
+
+def bounds(value: Value) -> tuple[int, int]:
+    """What a reader can tell of a count from its published value: the least and most it is."""
+    if value == SUPPRESSED:
+        return 1, SMALL_CELL - 1
+    count = int(value)
+    if count == 0:
+        return 0, 0
+    return max(SMALL_CELL, count - ROUNDING // 2), count + ROUNDING // 2
+
+
+def pinned_cells(values: Mapping[Cell, Value], sums: Sequence[Sum]) -> set[Cell]:
+    """The "<3" cells whose exact count a reader could work out from the published sums."""
+    known = {cell: bounds(values[cell]) for group in sums for cell in group.cells}
+    for _ in range(MAX_PASSES):
+        changed = False
+        for group in sums:
+            changed |= _narrow(known, group)
+        if not changed:
+            break
+    return {
+        cell
+        for cell, (least, most) in known.items()
+        if values[cell] == SUPPRESSED and least == most
+    }
+
+
+def _narrow(known: dict[Cell, tuple[int, int]], group: Sum) -> bool:
+    """Tighten what is known of a sum's cells from one another; whether anything changed."""
+    least = sum(known[part][0] for part in group.parts)
+    most = sum(known[part][1] for part in group.parts)
+    t_least, t_most = known[group.total]
+    tighter = {group.total: (max(t_least, least), min(t_most, most))}
+    for part in group.parts:
+        p_least, p_most = known[part]
+        tighter[part] = (
+            max(p_least, t_least - (most - p_most)),
+            min(p_most, t_most - (least - p_least)),
+        )
+    changed = any(known[cell] != span for cell, span in tighter.items())
+    known.update(tighter)
+    return changed
+
+
+def withheld(rows: Sequence[Row], sums: Sequence[Sum]) -> set[Cell]:
+    """The cells to leave out so that no "<3" follows from the sums: while one does, the sum
+    that gives the most away loses the cells it names (its breakdown, or its total)."""
+    values = {row.cell: row.value for row in rows}
+    out: set[Cell] = set()
+    while True:
+        live = [group for group in sums if not out & group.cells]
+        pinned = pinned_cells(values, live)
+        if not pinned:
+            return out
+        worst = max(
+            (group for group in live if pinned & group.cells),
+            key=lambda group: len(pinned & group.cells),
+        )
+        out.update(worst.left_out)
 
 
 def merged(*tallies: Hours) -> dict[float, int]:
@@ -174,15 +274,36 @@ def median(hours: Hours) -> float:
     return (_ranked(hours, n // 2) + _ranked(hours, n // 2 + 1)) / 2
 
 
+def p90(hours: Hours) -> float:
+    """9 in 10 of the tallied times are at most this."""
+    return percentile(hours, 0.9)
+
+
 def label_of(key: str) -> str:
     """`death_threat` as `Death threat`."""
     return key.replace("_", " ").capitalize() if key else "Not given"
 
 
+def date_problem(name: str, day: date, today: date) -> str | None:
+    """Why `day` cannot be a report's `since` or `until`, or None when it can."""
+    latest = today + LATEST_AHEAD
+    if EARLIEST_DATE <= day <= latest:
+        return None
+    return f"{name} must be a date between {EARLIEST_DATE} and {latest}."
+
+
+def whole_periods(since: date, until: date, period: str, today: date) -> tuple[date, date]:
+    """The range widened to whole months (or Monday-to-Sunday weeks), never past today: two
+    reports over ranges a day apart would tell that day's cases apart."""
+    return period_start(since, period), min(period_end(until, period), today)
+
+
 def build_report(
     data: ReportData, *, country_names: Mapping[str, str], generated_at: datetime
 ) -> Report:
-    """Publish the counted figures: suppress small cells, summarise times, order the rows."""
+    """Publish the counted figures: small counts suppressed, the others rounded, times
+    summarised, rows ordered, and any breakdown that would still give a small count away
+    left out."""
     rows: list[Row] = [
         *_summary_rows(data),
         *_dimension_rows(data, country_names),
@@ -192,16 +313,17 @@ def build_report(
         *_target_rows(data.targets),
         *_measure_rows(data.measures),
     ]
-    return Report(scope=data.scope, generated_at=generated_at, rows=tuple(rows))
+    out = withheld(rows, sums_of(data, rows))
+    published = tuple(row for row in rows if row.cell not in out)
+    return Report(scope=data.scope, generated_at=generated_at, rows=published)
 
 
 def _summary_rows(data: ReportData) -> list[Row]:
     opened, closed = data.cases, data.closed
-    values = shown_partition({"closed": closed, "open": opened - closed})
     return [
         Row("summary", "cases", "Cases opened", "cases", shown(opened)),
-        Row("summary", "closed", "Closed", "cases", values["closed"]),
-        Row("summary", "open", "Still open", "cases", values["open"]),
+        Row("summary", "closed", "Closed", "cases", shown(closed)),
+        Row("summary", OPEN, "Still open", "cases", shown(opened - closed)),
     ]
 
 
@@ -209,15 +331,9 @@ def _dimension_rows(data: ReportData, country_names: Mapping[str, str]) -> list[
     rows: list[Row] = []
     for dimension in DIMENSIONS:
         counts = data.by.get(dimension, {})
-        values = (
-            shown_partition(counts)
-            if dimension in PARTITIONS
-            else {key: shown(n) for key, n in counts.items()}
-        )
-        # Largest first; ties by key, so the same data always gives the same report.
-        for key in sorted(counts, key=lambda k: (-counts[k], k)):
+        for key in sorted(counts, key=lambda k: (-order(counts[k]), k)):
             label = country_names.get(key, key) if dimension == "country" else label_of(key)
-            rows.append(Row(f"by_{dimension}", key, label, "cases", values[key]))
+            rows.append(Row(f"by_{dimension}", key, label, "cases", shown(counts[key])))
     return rows
 
 
@@ -228,16 +344,24 @@ def period_start(day: date, period: str) -> date:
     return day.replace(day=1)
 
 
+def period_end(day: date, period: str) -> date:
+    """The last day of the month (or the Sunday of the week) that `day` falls in."""
+    return _next_start(period_start(day, period), period) - timedelta(days=1)
+
+
+def _next_start(start: date, period: str) -> date:
+    if period == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def periods(scope: Scope) -> list[date]:
     """Every bucket from `since` to `until`, empty ones included, so a chart shows the gaps."""
     starts: list[date] = []
     current = period_start(scope.since, scope.period)
     while current <= scope.until:
         starts.append(current)
-        if scope.period == "week":
-            current += timedelta(days=7)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        current = _next_start(current, scope.period)
     return starts
 
 
@@ -251,18 +375,18 @@ def _period_rows(data: ReportData) -> list[Row]:
     counts: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for (day, threat), n in data.per_day.items():
         counts[threat][period_start(day, scope.period)] += n
-    buckets = periods(scope)
-    every = shown_partition({b.isoformat(): counts[ALL][b] for b in buckets})
-    rows = [
-        Row("cases_by_period", f"{b.isoformat()}/{ALL}", period_label(b, scope.period), "cases", v)
-        for b, v in zip(buckets, every.values(), strict=True)
-    ]
-    threats = sorted((t for t in counts if t != ALL), key=lambda t: (-sum(counts[t].values()), t))
-    for threat in threats:
-        for b in buckets:
-            label = f"{period_label(b, scope.period)} · {label_of(threat)}"
-            key = f"{b.isoformat()}/{threat}"
-            rows.append(Row("cases_by_period", key, label, "cases", shown(counts[threat][b])))
+    threats = sorted(
+        (t for t in counts if t != ALL), key=lambda t: (-order(sum(counts[t].values())), t)
+    )
+    rows: list[Row] = []
+    for threat in (ALL, *threats):
+        for start in periods(scope):
+            label = period_label(start, scope.period)
+            label += f" · {label_of(threat)}" if threat != ALL else ""
+            value = shown(counts[threat][start])
+            rows.append(
+                Row("cases_by_period", f"{start.isoformat()}/{threat}", label, "cases", value)
+            )
     return rows
 
 
@@ -272,47 +396,50 @@ def _timing_rows(section: str, hours: Mapping[str, Hours]) -> list[Row]:
     rows: list[Row] = []
     for key, values in groups:
         label = "All cases" if key == ALL else f"{label_of(key)} severity"
-        cases = sum(values.values())
-        enough = cases >= SMALL_CELL
         rows += [
-            Row(section, key, label, "cases", shown(cases)),
-            Row(section, key, label, "median_hours", round(median(values), 1) if enough else ""),
-            Row(
-                section,
-                key,
-                label,
-                "p90_hours",
-                round(percentile(values, 0.9), 1) if enough else "",
-            ),
+            Row(section, key, label, "cases", shown(sum(values.values()))),
+            Row(section, key, label, "median_hours", _time(median, values, MEDIAN_CASES)),
+            Row(section, key, label, "p90_hours", _time(p90, values, P90_CASES)),
         ]
     return rows
 
 
+def _time(summary: Callable[[Hours], float], hours: Hours, least: int) -> Value:
+    """The summary of the hours, to a tenth, or "" when fewer than `least` cases give it."""
+    return round(summary(hours), 1) if sum(hours.values()) >= least else ""
+
+
 def _target_rows(targets: Iterable[TargetTally]) -> list[Row]:
-    by_category: dict[str, list[TargetTally]] = defaultdict(list)
-    ordered = sorted(targets, key=lambda t: (-t.contacted, -t.proposed, t.institution))
+    ordered = sorted(
+        targets, key=lambda t: (-order(t.contacted), -order(t.proposed), t.institution)
+    )
+    by_category = _by_category(ordered)
     rows: list[Row] = []
     for tally in ordered:
-        by_category[tally.category].append(tally)
         rows += _tally_rows("targets", tally.institution, tally.name, [tally])
-    for category in sorted(
-        by_category, key=lambda c: (-sum(t.contacted for t in by_category[c]), c)
-    ):
-        rows += _tally_rows(
-            "targets_by_category", category, label_of(category), by_category[category]
-        )
+    for category, tallies in by_category.items():
+        rows += _tally_rows("targets_by_category", category, label_of(category), tallies)
     return rows
 
 
+def _by_category(targets: Iterable[TargetTally]) -> dict[str, list[TargetTally]]:
+    """Targets by category, the categories most contacted first."""
+    found: dict[str, list[TargetTally]] = defaultdict(list)
+    for tally in targets:
+        found[tally.category].append(tally)
+    ranked = sorted(found, key=lambda c: (-order(sum(t.contacted for t in found[c])), c))
+    return {category: found[category] for category in ranked}
+
+
 def _tally_rows(section: str, key: str, label: str, tallies: list[TargetTally]) -> list[Row]:
-    answered = sum(t.answered for t in tallies)
     hours = merged(*(t.reply_hours for t in tallies))
-    typical = round(median(hours), 1) if sum(hours.values()) >= SMALL_CELL else ""
+    rows = [
+        Row(section, key, label, count, shown(sum(getattr(t, count) for t in tallies)))
+        for count in TARGET_COUNTS
+    ]
     return [
-        Row(section, key, label, "proposed", shown(sum(t.proposed for t in tallies))),
-        Row(section, key, label, "contacted", shown(sum(t.contacted for t in tallies))),
-        Row(section, key, label, "answered", shown(answered)),
-        Row(section, key, label, "median_reply_hours", typical),
+        *rows,
+        Row(section, key, label, "median_reply_hours", _time(median, hours, MEDIAN_CASES)),
     ]
 
 
@@ -321,10 +448,62 @@ MEASURE_COLUMNS = ("requested", "granted", "lifted", "rejected")
 
 def _measure_rows(measures: Iterable[MeasureTally]) -> list[Row]:
     rows: list[Row] = []
-    for tally in sorted(measures, key=lambda m: (-m.requested, m.body)):
+    for tally in sorted(measures, key=lambda m: (-order(m.requested), m.body)):
         body = BODIES.get(tally.body)
         label = f"{body.name} ({body.kind})" if body else tally.body
         for column in MEASURE_COLUMNS:
             count: int = getattr(tally, column)
             rows.append(Row("measures", tally.body, label, column, shown(count)))
     return rows
+
+
+def sums_of(data: ReportData, rows: Sequence[Row]) -> list[Sum]:
+    """Every sum a reader could check the published cells against: each breakdown of the cases
+    (closed and open, country, severity, outcome, periods), the closed and the open cases by
+    outcome, each threat by period, times by severity, and each category's targets."""
+    cells = [row.cell for row in rows]
+
+    def parts(section: str, keep: Callable[[str], bool] = lambda _: True) -> tuple[Cell, ...]:
+        return tuple(c for c in cells if c[0] == section and c[2] == "cases" and keep(c[1]))
+
+    cases, closed = ("summary", "cases", "cases"), ("summary", "closed", "cases")
+    found = [_breakdown(cases, parts("summary", lambda k: k in ("closed", OPEN)))]
+    found += [_breakdown(cases, parts(section)) for section in PARTITIONS]
+    found.append(_breakdown(closed, parts("by_outcome", lambda k: k != OPEN)))
+    found.append(_breakdown(("summary", OPEN, "cases"), parts("by_outcome", lambda k: k == OPEN)))
+    found += _period_sums(parts("cases_by_period"))
+    for section in TIME_SECTIONS:
+        found.append(_breakdown((section, ALL, "cases"), parts(section, lambda k: k != ALL)))
+    found += _target_sums(data.targets)
+    published = set(cells)
+    return [group for group in found if group.parts and group.total in published]
+
+
+def _period_sums(period_cells: Iterable[Cell]) -> list[Sum]:
+    """All cases, and each threat's, as the sum of their periods'."""
+    by_threat: dict[str, list[Cell]] = defaultdict(list)
+    for cell in period_cells:
+        by_threat[cell[1].split("/", 1)[1]].append(cell)
+    return [_breakdown(_threat_total(t), tuple(cells)) for t, cells in by_threat.items()]
+
+
+def _threat_total(threat: str) -> Cell:
+    """The published count a threat's periods add up to (every case's, for `all`)."""
+    return ("summary", "cases", "cases") if threat == ALL else ("by_threat", threat, "cases")
+
+
+def _breakdown(total: Cell, parts: tuple[Cell, ...]) -> Sum:
+    """A total and its breakdown, which is what is left out when they give a count away."""
+    return Sum(total=total, parts=parts, left_out=parts)
+
+
+def _target_sums(targets: Iterable[TargetTally]) -> list[Sum]:
+    """Each category's counts as the sum of its institutions': the category's count is what is
+    left out, since an institution's row carries other counts too."""
+    found = []
+    for category, tallies in _by_category(targets).items():
+        for count in TARGET_COUNTS:
+            total = ("targets_by_category", category, count)
+            parts = tuple(("targets", t.institution, count) for t in tallies)
+            found.append(Sum(total=total, parts=parts, left_out=(total,)))
+    return found

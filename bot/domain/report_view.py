@@ -8,9 +8,10 @@ from collections.abc import Callable
 from bot.domain.messages import Block, Chart, Fields, Group, Heading, Message, Note, Panel, Series
 from bot.domain.report import (
     ALL,
-    HIDDEN,
+    MEDIAN_CASES,
+    P90_CASES,
+    ROUNDING,
     SEVERITY_ORDER,
-    SMALL_CELL,
     SUPPRESSED,
     Report,
     Row,
@@ -24,14 +25,15 @@ CHART_THREATS = 5
 CHART_COUNTRIES = 15
 EXPORT_HINT = "tocsin report --format csv"
 SUPPRESSION_NOTE = (
-    f"Counts only. A count under {SMALL_CELL} is shown as {SUPPRESSED} (and one more is "
-    f"{HIDDEN} where the total would give it away), and a time needs {SMALL_CELL} cases, so no "
+    f"Counts only, rounded to the nearest {ROUNDING} (so totals are approximate); 1 or 2 is "
+    f"shown as {SUPPRESSED}; figures that together would still give a small count away are left "
+    f"out; a median needs {MEDIAN_CASES} cases and a 90th percentile {P90_CASES}. So no "
     "defender can be picked out."
 )
 CHART_NOTE = (
-    f"Counts under {SMALL_CELL} are not drawn (nor one more where the total would give them "
-    f"away); a time needs {SMALL_CELL} cases. Lines: cases with that threat (a case may have "
-    "several)."
+    f"Counts rounded to the nearest {ROUNDING}; counts of 1 or 2 and figures left out are not "
+    f"drawn; a median needs {MEDIAN_CASES} cases. Lines: cases with that threat (a case may "
+    "have several)."
 )
 DIMENSION_TITLES = {
     "by_country": "By country",
@@ -77,9 +79,23 @@ def report_message(
         ]
     if chart is not None:
         blocks.append(chart)
-    blocks.append(Note(f"{SUPPRESSION_NOTE} Every figure: {EXPORT_HINT}."))
-    fallback = f"{title}: {scope}: {_text(opened)} cases opened."
+    blocks.append(Note(f"{_range_note(report)} {SUPPRESSION_NOTE} Every figure: {EXPORT_HINT}."))
+    fallback = f"{title}: {scope}: {_about(opened)} cases opened."
     return Message(fallback=fallback, blocks=tuple(blocks), public=True)
+
+
+def _range_note(report: Report) -> str:
+    """Which days the report covers, and why whole periods."""
+    scope = report.scope
+    return (
+        f"Cases opened {scope.since} to {scope.until} (UTC days): a report covers whole "
+        f"{scope.period}s, up to today."
+    )
+
+
+def _about(value: Value | None) -> str:
+    """A rounded count in words: `about 10`, `<3`, `0`."""
+    return f"about {value:,}" if isinstance(value, int) and value > 0 else _text(value)
 
 
 def _text(value: Value | None) -> str:
@@ -110,16 +126,17 @@ def _timing_group(report: Report) -> Group:
     lines = []
     for section, what in (("time_to_first_action", "First action"), ("time_to_close", "Close")):
         cells = {(r.key, r.measure): r.value for r in report.section(section)}
-        median, p90 = cells.get((ALL, "median_hours"), ""), cells.get((ALL, "p90_hours"), "")
-        cases = _text(cells.get((ALL, "cases")))
-        if median == "":
-            lines.append(f"{what}: too few cases to say ({cases})")
-        else:
-            lines.append(
-                f"{what}: median {_duration(median)}, 9 in 10 within {_duration(p90)} "
-                f"({cases} cases)"
-            )
+        lines.append(_timing_line(what, cells))
     return Group("Response times", tuple(lines))
+
+
+def _timing_line(what: str, cells: dict[tuple[str, str], Value]) -> str:
+    median, p90 = cells.get((ALL, "median_hours"), ""), cells.get((ALL, "p90_hours"), "")
+    cases = cells.get((ALL, "cases"))
+    if median == "":
+        return f"{what}: too few cases to say ({_text(cases)})"
+    within = f", 9 in 10 within {_duration(p90)}" if p90 != "" else ""
+    return f"{what}: median {_duration(median)}{within} ({_about(cases)} cases)"
 
 
 def _duration(hours: Value) -> str:

@@ -241,7 +241,8 @@ def _words(terms: tuple[str, ...]) -> list[str]:
 
 _HELP = {
     "new": "Open a case. Keys: country, threats, profiles, summary, occurred_on, severity, "
-    "defender, organisation, gender, perpetrators, company, home_country, financiers, consent, "
+    "defender, organisation, gender, work (their human rights work), place, domestic_actions, "
+    "earlier_incidents, perpetrators, company, home_country, financiers, consent, "
     "separate (yes: open it even if it looks like a case of the last 24 hours). "
     "Lists are comma-separated; quote values with spaces.",
     "route": "Show whom to engage and why for an alert, without opening a case (same keys as new).",
@@ -275,6 +276,11 @@ _HELP = {
     "disclosure, purge). 'everyone' sets the role of members without one (default responder).",
     "purge": "Admins: erase a case's name, organisation, summary, notes and replies now, keeping "
     "its anonymous numbers. Asks for confirmation.",
+    "draft": "A draft letter for the institutions step N names (UN mandates, the IACHR, an "
+    "embassy, a fund), in English, Spanish, French or Portuguese. Names only with consent and "
+    "where this place may see them; Tocsin never sends it: send it, then ua done CODE N sent.",
+    "facts": "Record what a UN submission asks for, learnt after opening: where it happened, "
+    "the defender's human rights work, actions taken domestically, earlier incidents, the date.",
     "help": "Show this help, or the help of one command.",
 }
 

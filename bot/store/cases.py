@@ -136,6 +136,9 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
         perpetrators=[p.value for p in alert.perpetrators],
         summary=alert.summary,
         occurred_on=alert.occurred_on,
+        place=alert.place,
+        domestic_actions=alert.domestic_actions,
+        earlier_incidents=alert.earlier_incidents,
         opened_by=actor,
         created_at=now,
         updated_at=now,
@@ -150,6 +153,7 @@ def _new_case(*, triage: Triage, actor: str, now: datetime, year: int, number: i
         name=alert.defender.name,
         organisation=alert.defender.organisation,
         gender=alert.defender.gender,
+        work=alert.defender.work,
     )
     case.threats = [CaseThreat(position=i, threat=t.value) for i, t in enumerate(alert.threats)]
     return case
@@ -257,6 +261,7 @@ def case_view(
                 contact=t.contact,
                 status=t.status,
                 reply=t.reply,
+                institution=t.institution,
             )
             for t in (case.targets if detail else ())
         ),
@@ -270,11 +275,15 @@ def case_view(
                 due_at=s.due_at,
                 gated_by=s.gated_by,
                 note=s.note,
+                key=s.key,
+                target_name=s.target_name,
             )
             for s in (case.steps if detail else ())
         ),
         defender_name=defender.name if defender else None,
         defender_organisation=defender.organisation if defender else None,
+        defender_gender=defender.gender if defender else None,
+        defender_work=defender.work if defender else None,
         outcome=case.outcome,
         erased_at=case.erased_at,
         consents=(
@@ -282,4 +291,10 @@ def case_view(
             ("un_public", case.consent_un_public),
             ("media", case.consent_media),
         ),
+        occurred_on=case.occurred_on,
+        perpetrators=tuple(case.perpetrators),
+        company=case.company,
+        place=case.place,
+        domestic_actions=case.domestic_actions,
+        earlier_incidents=case.earlier_incidents,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,9 @@ T = TypeVar("T")
 # How long a command waits for a database that is locked or restarting before it gives up.
 PATIENCE_S = 20.0
 FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0
+# A connection option: its transaction only reads, so on SQLite it begins deferred and takes
+# no write lock (a long report does not hold up alert intake).
+READ_ONLY = "tocsin_read_only"
 
 
 def normalise_database_url(url: str) -> URL:
@@ -56,7 +60,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # Take the write lock up front: a deferred transaction that reads and then writes fails at
     # once (SQLITE_BUSY_SNAPSHOT) when another writer got in between, whatever the busy timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only transaction (`read_only_session`) writes nothing, so it needs no lock.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _is_memory(dbapi_connection: Any) -> bool:
@@ -77,6 +83,18 @@ def sqlite_file_missing(engine: Engine) -> bool:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (replies are built from them)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reading only, rolled back at the end: on SQLite its transaction begins
+    deferred (a snapshot in WAL mode), so writers in other connections are not kept waiting."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def is_transient(error: BaseException) -> bool:

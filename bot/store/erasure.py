@@ -19,10 +19,13 @@ _TOUCHED_TABLES = ("cases", "defenders", "targets", "checklist_steps", "audit_ev
 
 
 def erase_case(*, session: Session, case: Case, now: datetime) -> None:
-    """Blank the name, organisation, gender, summary, source, notes and replies of the case."""
+    """Blank the name, organisation, gender, work, summary, place, domestic actions, earlier
+    incidents, source, notes and replies of the case."""
     if case.defender is not None:
-        case.defender.name = case.defender.organisation = case.defender.gender = None
+        defender = case.defender
+        defender.name = defender.organisation = defender.gender = defender.work = None
     case.summary = ""
+    case.place = case.domestic_actions = case.earlier_incidents = None
     case.source_reported_by = None
     for target in case.targets:
         target.reply = None

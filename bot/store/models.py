@@ -54,6 +54,10 @@ class Case(Base):
     perpetrators: Mapped[list[str]] = mapped_column(default=list)
     summary: Mapped[str] = mapped_column(SealedText)
     occurred_on: Mapped[date | None]
+    # What UN submissions and precautionary-measure requests ask for (drafts): sensitive text.
+    place: Mapped[str | None] = mapped_column(SealedText)
+    domestic_actions: Mapped[str | None] = mapped_column(SealedText)
+    earlier_incidents: Mapped[str | None] = mapped_column(SealedText)
     company: Mapped[str | None] = mapped_column(String(500))
     company_home_country: Mapped[str | None] = mapped_column(String(2))
     financiers: Mapped[list[str]] = mapped_column(default=list)
@@ -111,6 +115,7 @@ class Defender(Base):
     name: Mapped[str | None] = mapped_column(SealedText)
     organisation: Mapped[str | None] = mapped_column(SealedText)
     gender: Mapped[str | None] = mapped_column(SealedText)
+    work: Mapped[str | None] = mapped_column(SealedText)
 
     case: Mapped[Case] = relationship(back_populates="defender")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.store.models import Partner
+from bot.domain.alert import Alert
+from bot.store.models import Case, Partner
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +17,7 @@ class PartnerAccess:
     """What a request from a partner is checked against."""
 
     name: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback's locals
     destinations: tuple[str, ...]
     rate_per_minute: int
     revoked: bool
@@ -66,3 +67,39 @@ def revoke_partner(*, session: Session, name: str, now: datetime) -> bool:
 def all_partners(*, session: Session) -> list[Partner]:
     """Every partner, by name."""
     return list(session.scalars(select(Partner).order_by(Partner.name)))
+
+
+def opened_by(case: Case, alert: Alert) -> bool:
+    """Whether `alert` is the one that opened `case`, as far as the case keeps it: country,
+    threats, profiles, perpetrators, date and severity, and, until erased, summary and defender."""
+    return _kept(case) == _given(alert, erased=case.erased_at is not None)
+
+
+def _kept(case: Case) -> tuple[object, ...]:
+    facts = (
+        case.country,
+        tuple(t.threat for t in case.threats),
+        tuple(case.profiles),
+        tuple(case.perpetrators),
+        case.occurred_on,
+        case.severity,
+    )
+    if case.erased_at is not None:
+        return facts
+    defender = case.defender
+    named = (defender.name, defender.organisation) if defender is not None else (None, None)
+    return (*facts, case.summary, *named)
+
+
+def _given(alert: Alert, *, erased: bool) -> tuple[object, ...]:
+    facts = (
+        alert.country,
+        tuple(t.value for t in alert.threats),
+        tuple(p.value for p in alert.profiles),
+        tuple(p.value for p in alert.perpetrators),
+        alert.occurred_on,
+        alert.effective_severity.value,
+    )
+    if erased:
+        return facts
+    return (*facts, alert.summary, alert.defender.name, alert.defender.organisation)

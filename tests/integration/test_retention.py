@@ -34,7 +34,9 @@ NOTE = "Fictional-Purged lawyer reached"
 REPLY = "Fictional-Purged desk acknowledged"
 NEW = (
     f'ua new country=CO threats=raid profiles=lawyer summary="{STORY}" '
-    f'defender="{NAME}" organisation="Colectivo Fictional-Purged"'
+    f'defender="{NAME}" organisation="Colectivo Fictional-Purged" '
+    'place="Fictional-Purged village" work="Fictional-Purged land work" '
+    'domestic_actions="Fictional-Purged complaint" earlier_incidents="Fictional-Purged threats"'
 )
 SENSITIVE = ("Fictional-Purged",)
 
@@ -59,7 +61,11 @@ def raw_sealed_values(engine: Engine) -> list[str]:
     columns = (
         Defender.name,
         Defender.organisation,
+        Defender.work,
         Case.summary,
+        Case.place,
+        Case.domestic_actions,
+        Case.earlier_incidents,
         ChecklistStep.note,
         Target.reply,
         OutboxMessage.payload,  # the case's cards waiting to be posted
@@ -80,7 +86,7 @@ def test_purge_asks_first_then_leaves_no_trace_in_the_sqlite_files(
         code = named_case(services)
         before = raw_sealed_values(engine)
         sealed = [v for v in before if len(v) > 40]
-        assert len(sealed) >= 4
+        assert len(sealed) >= 8
         asked = say(services, f"ua purge {code}")
         assert f"ua purge {code} confirm" in asked
         assert raw_sealed_values(engine) == before  # asking erased nothing

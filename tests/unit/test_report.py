@@ -1,10 +1,12 @@
-"""Reports in the pure core: hand-counted figures published with small cells suppressed, the
-chat message and chart built only from what was published, and the CSV/JSON exports."""
+"""Reports in the pure core: hand-counted figures published with small cells suppressed and the
+others rounded, attacks on that suppression, the chat message and chart built only from what was
+published, and the CSV/JSON exports."""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -13,20 +15,21 @@ import pytest
 
 from bot.charts import PNG_SIGNATURE, png_size, render_png
 from bot.domain.commands import CommandError, ReportRequest, WeeklyReport, parse_command
-from bot.domain.messages import Chart, Group, Heading
+from bot.domain.messages import Chart, Group, Heading, Note
 from bot.domain.report import (
-    HIDDEN,
     SUPPRESSED,
     MeasureTally,
+    Report,
     ReportData,
     Scope,
     TargetTally,
     build_report,
+    date_problem,
     median,
     percentile,
     periods,
     shown,
-    shown_partition,
+    whole_periods,
 )
 from bot.domain.report_view import report_chart, report_message
 from bot.domain.wire import message_from_json, message_to_json
@@ -95,72 +98,190 @@ def _empty() -> ReportData:
     )
 
 
-def test_counts_of_one_or_two_are_shown_as_under_three() -> None:
-    assert [shown(n) for n in (0, 1, 2, 3, 40)] == [0, SUPPRESSED, SUPPRESSED, 3, 40]
+def test_counts_of_one_or_two_are_under_three_and_the_others_rounded_to_five() -> None:
+    counts = (0, 1, 2, 3, 4, 7, 8, 12, 13, 40)
+    assert [shown(n) for n in counts] == [0, SUPPRESSED, SUPPRESSED, 5, 5, 5, 10, 10, 15, 40]
 
 
-def test_a_lone_small_cell_of_a_total_takes_the_next_smallest_with_it() -> None:
-    # 6 + 2 + 1 = 9 is published: with only the 1 hidden, 9 - 6 - 2 would give it away.
-    assert shown_partition({"HN": 6, "GT": 2, "CO": 1}) == {
-        "HN": 6,
-        "GT": SUPPRESSED,
-        "CO": SUPPRESSED,
-    }
-    assert shown_partition({"HN": 6, "GT": 4, "CO": 1}) == {"HN": 6, "GT": HIDDEN, "CO": SUPPRESSED}
-    assert shown_partition({"HN": 6, "GT": 4}) == {"HN": 6, "GT": 4}
+def _by_country(counts: dict[str, int]) -> ReportData:
+    """Cases in these countries, otherwise alike: all high severity, open, opened one day."""
+    total = sum(counts.values())
+    return _data(
+        cases=total,
+        closed=0,
+        by={"country": counts, "severity": {"high": total}, "outcome": {"open": total}},
+        per_day={(date(2026, 9, 3), "all"): total},
+        first_action_hours={},
+        close_hours={},
+        targets=[],
+        measures=[],
+    )
 
 
-def test_the_hand_counted_figures_are_published_as_counted() -> None:
+def _small_cells_left_open(report: Report, section: str) -> dict[str, set[int]]:
+    """For each "<3" cell of a breakdown, every count it can have that agrees with the
+    published cells and the published total (an attacker's exhaustive search)."""
+    cells = {row.key: row.value for row in report.section(section)}
+    total = report.value("summary", "cases")
+    options = [[n for n in range(60) if shown(n) == value] for value in cells.values()]
+    possible: dict[str, set[int]] = {k: set() for k, v in cells.items() if v == SUPPRESSED}
+    for counts in itertools.product(*options):
+        if shown(sum(counts)) == total:
+            for key, n in zip(cells, counts, strict=True):
+                if key in possible:
+                    possible[key].add(n)
+    return possible
+
+
+@pytest.mark.parametrize(
+    ("counts", "listed"),
+    [
+        # Once Guatemala was "hidden" but listed before Honduras's 4, so 4 too: Colombia 9 - 8.
+        ({"HN": 4, "GT": 4, "CO": 1}, True),
+        ({"HN": 1, "GT": 1}, False),  # a total of 1 or 2 in two small cells: both are 1
+        ({"HN": 2, "GT": 2}, True),  # a total of 4, once exact, in two small cells: both 2
+        (dict.fromkeys(("HN", "GT", "CO", "SV", "NI", "MX", "BR"), 1), False),  # 7 in "5"
+        ({"HN": 3, "GT": 3, **dict.fromkeys(("CO", "SV", "NI", "MX", "BR", "PE"), 1)}, False),
+        (dict.fromkeys(("HN", "GT", "CO", "SV"), 2), False),  # 8, rounded to 10: at least 8
+    ],
+)
+def test_no_small_cell_can_be_worked_out_from_the_total(
+    counts: dict[str, int], listed: bool
+) -> None:
+    report = build_report(_by_country(counts), country_names=NAMES, generated_at=NOW)
+    assert bool(report.section("by_country")) == listed
+    for key, possible in _small_cells_left_open(report, "by_country").items():
+        assert possible == {1, 2}, (key, possible)
+
+
+def test_the_order_of_the_rows_tells_no_more_than_their_values() -> None:
+    # Listed by the exact count, largest first, the 2 would come before the 1 whatever the key.
+    def published(countries: dict[str, int], canada: int, norway: int) -> Report:
+        targets = [
+            TargetTally("embassy", "embassy:CA", "Embassy of Canada", 9, canada, 0),
+            TargetTally("embassy", "embassy:NO", "Embassy of Norway", 9, norway, 0),
+        ]
+        data = _data(by={"country": countries}, targets=targets, measures=[])
+        return build_report(data, country_names=NAMES, generated_at=NOW)
+
+    one, other = published({"GT": 1, "CO": 2}, 3, 4), published({"GT": 2, "CO": 1}, 4, 3)
+    assert one.rows == other.rows
+    assert [r.key for r in one.section("by_country")] == ["CO", "GT"]
+
+
+def test_a_breakdown_that_would_give_a_small_count_away_is_left_out() -> None:
+    report = build_report(_by_country({"HN": 1, "GT": 1}), country_names=NAMES, generated_at=NOW)
+    assert report.value("summary", "cases") == SUPPRESSED
+    assert report.section("by_country") == []
+    assert report.value("by_severity", "high") == SUPPRESSED  # one cell: no more than the total
+    message = report_message(report)
+    assert "By country" not in [b.title for b in message.blocks if isinstance(b, Group)]
+
+
+def test_sums_across_sections_do_not_give_a_small_count_away() -> None:
+    """One raid in September and one in November; a first action on one critical and one high
+    case; Canada's and Norway's embassies each contacted on one case."""
+    per_day = {**_data().per_day, (date(2026, 9, 3), "raid"): 1}
+    fewer = {"critical": Counter([1.0]), "high": Counter([30.0])}
+    targets = [
+        TargetTally("embassy", "embassy:CA", "Embassy of Canada", 9, 1, 0),
+        TargetTally("embassy", "embassy:NO", "Embassy of Norway", 9, 1, 0),
+    ]
+    by = {**_data().by, "threat": {"death_threat": 7, "arbitrary_detention": 4, "raid": 2}}
+    data = _data(by=by, per_day=per_day, first_action_hours=fewer, targets=targets)
+    report = build_report(data, country_names=NAMES, generated_at=NOW)
+    # Two "<3" cells under a "<3" total: both would be 1, so the breakdown is left out.
+    assert report.value("by_threat", "raid") == SUPPRESSED
+    assert report.value("cases_by_period", "2026-09-01/raid") is None
+    assert report.value("cases_by_period", "2026-09-01/all") == SUPPRESSED
+    assert report.value("time_to_first_action", "all") == SUPPRESSED
+    assert report.value("time_to_first_action", "critical") is None
+    assert report.value("targets", "embassy:CA", "contacted") == SUPPRESSED
+    assert report.value("targets_by_category", "embassy", "contacted") is None
+    assert report.value("targets_by_category", "embassy", "proposed") == 20
+
+
+def test_the_hand_counted_figures_are_published_rounded() -> None:
     report = build_report(_data(), country_names=NAMES, generated_at=NOW)
-    assert report.value("summary", "cases") == 9
-    assert report.value("summary", "closed") == 3
-    assert report.value("summary", "open") == 6
+    assert report.value("summary", "cases") == 10  # 9
+    assert report.value("summary", "closed") == 5  # 3
+    assert report.value("summary", "open") == 5  # 6
+    # Equal published values are listed by key: Colombia's 1 before Guatemala's 2.
     assert [(r.label, r.value) for r in report.section("by_country")] == [
-        ("Honduras", 6),
-        ("Guatemala", SUPPRESSED),
+        ("Honduras", 5),
         ("Colombia", SUPPRESSED),
+        ("Guatemala", SUPPRESSED),
     ]
     assert [(r.key, r.value) for r in report.section("by_threat")] == [
-        ("death_threat", 7),
-        ("arbitrary_detention", 4),
+        ("arbitrary_detention", 5),  # 4
+        ("death_threat", 5),  # 7
         ("raid", SUPPRESSED),
     ]
     assert report.value("by_perpetrator", "non_state") == SUPPRESSED
-    assert report.value("by_outcome", "released") == 3
+    assert report.value("by_outcome", "released") == 5
     # Months with no case are rows too, so a chart shows the gap.
     assert report.value("cases_by_period", "2026-09-01/all") == SUPPRESSED
-    assert report.value("cases_by_period", "2026-10-01/all") == HIDDEN
-    assert report.value("cases_by_period", "2026-10-01/arbitrary_detention") == 3
+    assert report.value("cases_by_period", "2026-10-01/all") == 5
+    assert report.value("cases_by_period", "2026-10-01/arbitrary_detention") == 5
     assert report.value("cases_by_period", "2026-11-01/death_threat") == SUPPRESSED
     assert report.value("cases_by_period", "2026-09-01/raid") == 0
 
 
-def test_times_are_given_only_for_three_cases_or_more() -> None:
+def test_a_median_needs_three_cases_a_p90_ten_and_the_number_of_cases_is_rounded() -> None:
     report = build_report(_data(), country_names=NAMES, generated_at=NOW)
     # All six first actions: 1, 2, 3, 4, 10, 30 hours.
-    assert report.value("time_to_first_action", "all") == 6
+    assert report.value("time_to_first_action", "all") == 5
     assert report.value("time_to_first_action", "all", "median_hours") == 3.5
-    assert report.value("time_to_first_action", "all", "p90_hours") == 30.0
+    assert report.value("time_to_first_action", "all", "p90_hours") == ""
     assert report.value("time_to_first_action", "critical", "median_hours") == 3.0
     assert report.value("time_to_first_action", "high") == SUPPRESSED
     assert report.value("time_to_first_action", "high", "median_hours") == ""
     assert report.value("time_to_close", "high", "median_hours") == 72.0
     assert report.value("time_to_close", "medium") == 0
+    ten = {"critical": Counter(float(n) for n in range(1, 11))}
+    report = build_report(_data(first_action_hours=ten), country_names=NAMES, generated_at=NOW)
+    assert report.value("time_to_first_action", "all", "p90_hours") == 9.0
 
 
 def test_targets_and_measures_are_counted_with_the_same_rule() -> None:
     report = build_report(_data(), country_names=NAMES, generated_at=NOW)
     assert report.value("targets", "embassy:CA", "contacted") == 5
-    assert report.value("targets", "embassy:CA", "answered") == 3
+    assert report.value("targets", "embassy:CA", "answered") == 5  # 3
     assert report.value("targets", "embassy:CA", "median_reply_hours") == 24.0
     # One answer: neither the count nor how fast it came is published.
     assert report.value("targets", "embassy:NO", "answered") == SUPPRESSED
     assert report.value("targets", "embassy:NO", "median_reply_hours") == ""
-    assert report.value("targets_by_category", "embassy", "contacted") == 7
+    assert report.value("targets_by_category", "embassy", "contacted") == 5  # 7
     assert report.value("targets_by_category", "embassy", "median_reply_hours") == 18.0
     assert [r.key for r in report.section("targets")][::4] == ["embassy:CA", "iachr", "embassy:NO"]
-    assert report.value("measures", "iachr", "granted") == 3
+    assert report.value("measures", "iachr", "granted") == 5
     assert report.value("measures", "iachr", "lifted") == SUPPRESSED
+
+
+def test_report_ranges_are_whole_months_or_weeks_never_past_today() -> None:
+    today = date(2026, 11, 28)
+    assert whole_periods(date(2026, 9, 2), date(2026, 10, 30), "month", today) == (
+        date(2026, 9, 1),
+        date(2026, 10, 31),
+    )
+    assert whole_periods(date(2026, 9, 1), date(2026, 12, 31), "month", today) == (
+        date(2026, 9, 1),
+        today,
+    )
+    # Wednesday 4 to Wednesday 18 November: Monday 2 to Sunday 22.
+    assert whole_periods(date(2026, 11, 4), date(2026, 11, 18), "week", today) == (
+        date(2026, 11, 2),
+        date(2026, 11, 22),
+    )
+
+
+def test_report_dates_run_from_2000_to_a_year_after_today() -> None:
+    today = date(2026, 11, 28)
+    assert date_problem("since", date(2000, 1, 1), today) is None
+    assert date_problem("until", date(2027, 11, 28), today) is None
+    says = "until must be a date between 2000-01-01 and 2027-11-28."
+    assert date_problem("until", date(9999, 12, 31), today) == says
+    assert date_problem("until", date(1999, 12, 31), today) == says
 
 
 def test_median_and_percentile_of_tallies_by_hand() -> None:
@@ -187,19 +308,22 @@ def test_periods_cover_every_month_or_week_of_the_scope() -> None:
     ]
 
 
-def test_the_message_shows_the_published_cells_and_says_how_small_ones_are_shown() -> None:
+def test_the_message_shows_the_published_cells_and_says_how_counts_are_shown() -> None:
     report = build_report(_data(), country_names=NAMES, generated_at=NOW)
     message = report_message(report, chart=report_chart(report))
     assert message.public
     heading = message.blocks[0]
     assert isinstance(heading, Heading) and "2026-09-01 to 2026-11-28" in heading.text
     groups = {b.title: b.items for b in message.blocks if isinstance(b, Group)}
-    assert groups["By country"] == ("Honduras: 6", "Guatemala: <3", "Colombia: <3")
-    assert "First action: median 3.5 h, 9 in 10 within 30.0 h (6 cases)" in groups["Response times"]
+    assert groups["By country"] == ("Honduras: 5", "Colombia: <3", "Guatemala: <3")
+    assert "First action: median 3.5 h (about 5 cases)" in groups["Response times"]
     assert (
-        groups["Targets engaged"][0] == "Embassy of Canada: contacted 5, answered 3 (median 24.0 h)"
+        groups["Targets engaged"][0] == "Embassy of Canada: contacted 5, answered 5 (median 24.0 h)"
     )
-    assert "counts under 3" in message.blocks[-1].text.lower() or "<3" in message.blocks[-1].text  # type: ignore[union-attr]
+    note = message.blocks[-1]
+    assert isinstance(note, Note) and "rounded to the nearest 5" in note.text
+    assert "2026-09-01 to 2026-11-28 (UTC days): a report covers whole months" in note.text
+    assert message.fallback.endswith("about 10 cases opened.")
     assert isinstance(message.blocks[-2], Chart)
 
 
@@ -209,14 +333,14 @@ def test_the_chart_draws_no_suppressed_cell() -> None:
     months, countries, first_action, close = chart.panels
     assert months.labels == ("Sep 2026", "Oct 2026", "Nov 2026")
     every, *threats = months.series
-    # September's 2 cases are not drawn, nor October's 3, which would give them away.
-    assert every.values == (None, None, 4.0)
-    assert [s.name for s in threats] == ["Death threat", "Arbitrary detention", "Raid"]
-    assert threats[0].values == (None, 3.0, None)
-    assert countries.labels == ("Honduras",) and countries.series[0].values == (6.0,)
+    # September's 2 cases are not drawn; October's 3 and November's 4 are drawn rounded.
+    assert every.values == (None, 5.0, 5.0)
+    assert [s.name for s in threats] == ["Arbitrary detention", "Death threat", "Raid"]
+    assert threats[1].values == (None, 5.0, None)
+    assert countries.labels == ("Honduras",) and countries.series[0].values == (5.0,)
     assert first_action.series[0].values == (3.5, 3.0, None, None)
     assert close.series[0].values == (3.0, None, 3.0, None)  # 72 hours: 3 days
-    assert "Cases by country: Honduras 6" in chart.alt
+    assert "Cases by country: Honduras 5" in chart.alt
 
 
 def test_a_report_with_no_case_says_so() -> None:
@@ -257,6 +381,7 @@ def test_the_json_holds_the_same_rows_with_numbers_as_numbers() -> None:
     report = build_report(_data(), country_names=NAMES, generated_at=NOW)
     data = json.loads(report_json(report))
     assert data["scope"]["until"] == "2026-11-28" and data["scope"]["small_cell"] == 3
+    assert data["scope"]["rounding"] == 5
     assert data["columns"] == list(COLUMNS)
     assert len(data["rows"]) == len(report.rows)
     assert {
@@ -264,7 +389,7 @@ def test_the_json_holds_the_same_rows_with_numbers_as_numbers() -> None:
         "key": "HN",
         "label": "Honduras",
         "measure": "cases",
-        "value": 6,
+        "value": 5,
     } in data["rows"]
 
 

@@ -398,13 +398,11 @@ class SlackConnector:
         is not posted again; `maybe_sent` looks in the channel for a post an earlier attempt
         made but never recorded (the process was killed in between)."""
         try:
-            adopted = (
-                key is not None
-                and maybe_sent
-                and await self._adopt_earlier_post(place, message, key)
-            )
-            if not adopted:
-                await self.post(place, message, key)
+            if key is not None and maybe_sent:
+                await self._adopt_earlier_post(place, message, key)
+            # A post found (or recorded) under the key is not posted again; its charts are,
+            # unless they were uploaded too.
+            await self.post(place, message, key)
         except SlackApiError as error:
             raise delivery_failure(error) from None
 
