@@ -14,7 +14,7 @@ import jinja2
 from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.domain.drafts import DRAFT_VARIABLES, LANGUAGES, Terms
+from bot.domain.drafts import DRAFT_FLAGS, DRAFT_VARIABLES, LANGUAGES, Terms
 from bot.domain.vocabulary import Perpetrator, Profile, Threat
 from bot.domain.world import TargetCategory
 from config.datafile import DataFileError, load_data_file
@@ -226,16 +226,6 @@ def _try_every_letter(letters: LetterTemplates) -> None:
 
 # Institutions whose letters take their own branch in a template.
 _BRANCHING = {TargetCategory.REGIONAL_BODY: ("iachr", "escazu_article_9", "coe_commissioner")}
-_FLAGS = (
-    "consent_government",
-    "consent_un_public",
-    "consent_media",
-    "urgent",
-    "life_at_risk",
-    "detained",
-    "judicial",
-    "ambassador",
-)
 
 
 def sample_variables(category: TargetCategory) -> list[dict[str, Any]]:
@@ -245,7 +235,7 @@ def sample_variables(category: TargetCategory) -> list[dict[str, Any]]:
     for institution in _BRANCHING.get(category, ("",)):
         for flag in (True, False):
             values: dict[str, Any] = {name: f"[{name}]" for name in DRAFT_VARIABLES}
-            values.update(dict.fromkeys(_FLAGS, flag))
+            values.update(dict.fromkeys(DRAFT_FLAGS, flag))
             values.update(
                 mandates=["[mandate]"],
                 institution=institution,

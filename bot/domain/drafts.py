@@ -30,9 +30,21 @@ STATE_FACING = frozenset(TargetCategory) - {
 AMBASSADOR_STEP = "ambassador"
 TARGET_SEPARATOR = "; "
 
+# The yes/no variables templates branch on.
+DRAFT_FLAGS = (
+    "consent_government",
+    "consent_un_public",
+    "consent_media",
+    "urgent",
+    "life_at_risk",
+    "detained",
+    "judicial",
+    "ambassador",
+)
 # Every name a template may use; a template using any other fails at start.
 DRAFT_VARIABLES = frozenset(
     {
+        *DRAFT_FLAGS,
         "code",
         "today",
         "mandates",
@@ -51,15 +63,7 @@ DRAFT_VARIABLES = frozenset(
         "domestic_actions",
         "earlier_incidents",
         "company",
-        "consent_government",
-        "consent_un_public",
-        "consent_media",
-        "urgent",
-        "life_at_risk",
-        "detained",
-        "judicial",
         "guideline",
-        "ambassador",
         "sender",
     }
 )
@@ -147,7 +151,9 @@ def _matching_targets(targets: tuple[TargetView, ...], wanted: str) -> list[Targ
 
 def _same_step(case: CaseView, targets: list[TargetView]) -> bool:
     names = {t.name for t in targets}
-    return any(s.target_name and names <= set(s.target_name.split("; ")) for s in case.steps)
+    return any(
+        s.target_name and names <= set(s.target_name.split(TARGET_SEPARATOR)) for s in case.steps
+    )
 
 
 def _with_step_companions(case: CaseView, target: TargetView) -> tuple[TargetView, ...]:
