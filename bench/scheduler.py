@@ -29,10 +29,10 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from bench.results import Figure, percentile, publish, spread
-from bot.delivery import Delivery
+from bot.app import Background
 from bot.domain.case import Place
 from bot.domain.messages import Message
-from bot.scheduler import Scheduler
+from bot.outbox.dispatcher import Connectors
 from bot.store.db import create_database_engine
 from bot.store.leader import LeaderLock
 from bot.store.migrate import upgrade_to_head
@@ -53,19 +53,18 @@ REMINDER = re.compile(r"step (\d+) of (UA-\d{4}-\d{4})")
 MEASURE = """
 import asyncio, json, resource, sys, time
 start = time.perf_counter()
-from bot.app import build_application
-from bot.delivery import Delivery
-from bot.scheduler import Scheduler
+from bot.app import Background, build_application
+from bot.outbox.dispatcher import Connectors
 from bot.store.leader import LeaderLock
 from config.settings import load_settings
 mode = sys.argv[1]
 if mode == "startup":
     app = build_application(load_settings())
     async def main():
-        scheduler = Scheduler(app.services, Delivery(), LeaderLock(app.engine))
-        await scheduler.start()
-        job = scheduler._aps.get_job("tocsin-next-due")
-        await scheduler.stop()
+        background = Background(app.services, Connectors(), LeaderLock(app.engine))
+        await background.start()
+        job = background.scheduler._aps.get_job("tocsin-next-due")
+        await background.stop()
         return job is not None
     armed = asyncio.run(main())
 else:
@@ -146,16 +145,16 @@ async def lateness_ms(folder: Path) -> list[float]:
         )
         session.execute(insert(ChecklistStep), rows)
     arrivals = Arrivals()
-    delivery = Delivery()
-    delivery.register("console", arrivals)
-    scheduler = Scheduler(services, delivery, LeaderLock(engine))
-    await scheduler.start()
+    connectors = Connectors()
+    connectors.register("console", arrivals)
+    background = Background(services, connectors, LeaderLock(engine))
+    await background.start()
     try:
         deadline = time.monotonic() + 120
         while len(arrivals.at) < len(due) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
     finally:
-        await scheduler.stop()
+        await background.stop()
         engine.dispose()
     missing = len(due) - len(arrivals.at)
     assert missing == 0, f"{missing} reminders never arrived"

@@ -35,9 +35,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.results import Figure, percentile, publish, spread
 from bot.connectors.slack.connector import SlackConnector
-from bot.delivery import Delivery
 from bot.domain.case import Place
-from bot.outbox import Dispatcher
+from bot.outbox.dispatcher import Connectors, Dispatcher
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
@@ -83,9 +82,9 @@ class Tocsin:
             tocsin_admins=["slack:U0ADMIN"],
         )
         self.connector = SlackConnector(settings, self.services)
-        delivery = Delivery()
-        delivery.register("slack", self.connector)
-        self.dispatcher = Dispatcher(self.services, delivery)  # as `tocsin run` has
+        connectors = Connectors()
+        connectors.register("slack", self.connector)
+        self.dispatcher = Dispatcher(self.services, connectors)  # as `tocsin run` has
         await self.connector.start()
         self.dispatcher.start()
         await self.emulator.connected()

@@ -16,9 +16,10 @@ from sqlalchemy import Engine
 
 from bot.api.partners import PartnerApi
 from bot.connectors.console.connector import ConsoleConnector
-from bot.delivery import Delivery, Sender
+from bot.connectors.contract import Sender
 from bot.errors import StartupError
 from bot.http import HttpServer, readiness
+from bot.outbox.dispatcher import Connectors, Dispatcher
 from bot.scheduler import Scheduler
 from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # A platform's stop (SIGTERM) is followed by a kill after about ten seconds.
 STOP_TIMEOUT_S = 3.0
+# On stop, the dispatcher may send for this long what is due before giving up its rows.
+DRAIN_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,8 @@ async def run_connectors(settings: Settings, app: Application) -> None:
     # Listen for a stop before anything starts: a SIGTERM during start-up must not kill the
     # process outright (the default action) with work half begun.
     stopped = _stop_requested()
-    delivery = Delivery()
-    scheduler = Scheduler(app.services, delivery, LeaderLock(app.engine))
+    connectors = Connectors()
+    background = Background(app.services, connectors, LeaderLock(app.engine))
     http = HttpServer(settings.tocsin_http_host, settings.tocsin_http_port)
     PartnerApi(app.services).install(http.application)
     chat = _chat_connectors(settings, app.services, http)
@@ -123,11 +126,11 @@ async def run_connectors(settings: Settings, app: Application) -> None:
             readiness,
             app.services,
             {platform: _connected(c) for platform, c in chat} or {"console": lambda: True},
-            scheduler.running,
+            background.scheduler.running,
         )
     )
     if not chat:
-        await _run_console(app.services, delivery, scheduler, http, stopped)
+        await _run_console(app.services, connectors, background, http, stopped)
         return
     await http.start()
     started: list[ChatConnector] = []
@@ -135,34 +138,53 @@ async def run_connectors(settings: Settings, app: Application) -> None:
         for platform, connector in chat:
             await connector.start()
             started.append(connector)
-            delivery.register(platform, connector)
-        await scheduler.start()
+            connectors.register(platform, connector)
+        await background.start()
         try:
             await stopped.wait()
         finally:
             # Stop taking commands first, then let the dispatcher send what it can.
             await _stop_all(started)
             started = []
-            await scheduler.stop()
+            await background.stop()
     finally:
         await _stop_all(started)
         await http.stop()
 
 
+class Background:
+    """What runs beside the connectors: the dispatcher, which every process runs (rows are
+    claimed, never sent twice), and the scheduler, which only the lock holder runs."""
+
+    def __init__(self, services: Services, connectors: Connectors, lock: LeaderLock) -> None:
+        self.dispatcher = Dispatcher(services, connectors)
+        self.scheduler = Scheduler(services, self.dispatcher.wake, lock)
+
+    async def start(self) -> None:
+        """Deliver, then schedule."""
+        self.dispatcher.start()
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop scheduling, then send for a moment what is due, then stop delivering."""
+        await self.scheduler.stop()
+        await self.dispatcher.stop(drain_s=DRAIN_S)
+
+
 async def _run_console(
     services: Services,
-    delivery: Delivery,
-    scheduler: Scheduler,
+    connectors: Connectors,
+    background: Background,
     http: HttpServer,
     stopped: asyncio.Event,
 ) -> None:
     console = ConsoleConnector(services)
-    delivery.register("console", console)
+    connectors.register("console", console)
     try:
         await http.start()
     except StartupError as error:  # trying Tocsin out must not hinge on a free port
         log.warning("no health endpoints: %s", error)
-    await scheduler.start()
+    await background.start()
     reading = asyncio.create_task(console.run())
     stopping = asyncio.create_task(stopped.wait())
     try:
@@ -170,7 +192,7 @@ async def _run_console(
     finally:
         for task in (reading, stopping):
             task.cancel()
-        await scheduler.stop()
+        await background.stop()
         await http.stop()
     if reading.done() and not reading.cancelled():
         reading.result()  # the console's own failure, if any, is not swallowed

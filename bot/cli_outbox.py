@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.app import opened
 from bot.errors import InputError
-from bot.store import outbox as store
+from bot.outbox import queue
 from bot.store.models import OutboxMessage
 from config.settings import Settings
 
@@ -29,12 +29,12 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
         now = app.services.clock()
         if args.retry:
             row_id = None if args.retry == "all" else _row_id(args.retry)
-            count = store.retry_dead(session=session, now=now, row_id=row_id)
+            count = queue.retry_dead(session=session, now=now, row_id=row_id)
             print(f"{count} failed message(s) back in the queue; a running Tocsin sends them.")
             return 0
-        status = store.DEAD if args.failed else store.PENDING
-        backlog = store.backlog(session=session)
-        for row in store.rows(session=session, status=status):
+        status = queue.DEAD if args.failed else queue.PENDING
+        backlog = queue.backlog(session=session)
+        for row in queue.rows(session=session, status=status):
             print(_line(row))
     oldest = (
         f", oldest written {backlog.oldest_pending:%Y-%m-%d %H:%M:%S} UTC"

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.errors import StartupError
-from bot.store import outbox
+from bot.outbox import queue
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,11 @@ def readiness(
     scheduler_running: Callable[[], bool],
 ) -> Readiness:
     """Check the database, the connectors, the scheduler and the outbox backlog now."""
-    database, backlog = True, outbox.Backlog(0, 0, None)
+    database, backlog = True, queue.Backlog(0, 0, None)
     try:
         with services.transaction() as session:
             session.execute(text("SELECT 1"))
-            backlog = outbox.backlog(session=session)
+            backlog = queue.backlog(session=session)
     except Exception as error:
         log.warning("readiness: the database does not answer (%s)", type(error).__name__)
         database = False

@@ -2,6 +2,8 @@
 
 The database holds every reminder, escalation, follow-up and digest time; the scheduler holds a
 single job derived from them, so a restart rebuilds it with one query and nothing is pickled.
+It only decides what is due: what that posts goes to the outbox, and the dispatcher (built and
+run by `bot.app`) delivers it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from bot.delivery import Delivery
-from bot.outbox import Dispatcher
 from bot.store.leader import LeaderLock
 from bot.store.schedule import next_wakeup
 from handlers.context import Services
@@ -28,19 +29,18 @@ STANDBY_POLL_SECONDS = 5.0
 # Even when no change wakes it, the scheduler looks at the database this often: a lost wake-up
 # or a row written by another process delays work by a minute at most, never indefinitely.
 HEARTBEAT = timedelta(seconds=60)
-# On stop, the dispatcher may send for this long what is due before giving up its rows.
-DRAIN_S = 3.0
 RETRY_FIRST, RETRY_LONGEST = timedelta(seconds=5), timedelta(minutes=5)
 
 
 class Scheduler:
     """Chases due work while this process holds the scheduler lock; waits as a standby otherwise."""
 
-    def __init__(self, services: Services, delivery: Delivery, lock: LeaderLock) -> None:
+    def __init__(
+        self, services: Services, wake_outbox: Callable[[], None], lock: LeaderLock
+    ) -> None:
+        """`wake_outbox` tells the dispatcher that a run wrote messages to the outbox."""
         self._services = services
-        # Every process delivers the outbox (rows are claimed, never sent twice); only the
-        # lock holder schedules.
-        self.dispatcher = Dispatcher(services, delivery)
+        self._wake_outbox = wake_outbox
         self._lock = lock
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,7 +58,6 @@ class Scheduler:
         self._loop = asyncio.get_running_loop()
         self.started_at = self._services.clock()
         self._aps.start()
-        self.dispatcher.start()
         self._services.changes.subscribe(self.wake)
         if await self._try_lock():
             await self._lead()
@@ -71,7 +70,6 @@ class Scheduler:
         if self._standby is not None:
             self._standby.cancel()
         self._aps.shutdown(wait=False)
-        await self.dispatcher.stop(drain_s=DRAIN_S)
         await asyncio.to_thread(self._lock.release)
 
     def running(self) -> bool:
@@ -163,7 +161,7 @@ class Scheduler:
             run = functools.partial(run_due, self._services, now, started_at=self.started_at)
             outgoing = await asyncio.to_thread(run)
             if outgoing:
-                self.dispatcher.wake()
+                self._wake_outbox()
             when = await asyncio.to_thread(self._next_wakeup)
             if not outgoing or when is None or when > self._services.clock():
                 return when

@@ -18,11 +18,11 @@ from bot.domain.directory import Contact
 from bot.domain.messages import Message, Paragraph
 from bot.domain.reminders import marked_late
 from bot.domain.schedule import next_local_time
+from bot.outbox.queue import dead_by_place
 from bot.store import digest as digest_store
 from bot.store.contacts import all_contacts
 from bot.store.digest import OVERDUE, Listed
 from bot.store.models import Destination
-from bot.store.outbox import dead_by_place
 from bot.store.schedule import DELIVERABLE_PLATFORMS, destination_for
 from handlers.context import Services
 from handlers.loading import queued

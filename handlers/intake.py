@@ -17,10 +17,10 @@ from bot.domain.duplicates import WINDOW, likely_duplicate
 from bot.domain.messages import Message, Paragraph
 from bot.domain.triage import Triage, triage
 from bot.domain.views import case_opened
+from bot.outbox.queue import enqueue
 from bot.store.cases import case_by_source, get_case, open_case, recent_open_cases
 from bot.store.changes import record
 from bot.store.models import Case
-from bot.store.outbox import enqueue
 from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination

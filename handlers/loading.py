@@ -12,10 +12,10 @@ from bot.domain.case import CaseView, Place, disclose
 from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message
 from bot.domain.views import checklist_message
+from bot.outbox.queue import enqueue
 from bot.store.cases import case_view
 from bot.store.changes import case_state
 from bot.store.models import Case
-from bot.store.outbox import enqueue
 from handlers.context import Services
 
 

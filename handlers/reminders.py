@@ -22,10 +22,10 @@ from bot.domain.reminders import (
 )
 from bot.domain.schedule import next_local_time, parse_time_of_day
 from bot.domain.vocabulary import Severity
+from bot.outbox.queue import enqueue
 from bot.store import schedule as store
 from bot.store.changes import record
 from bot.store.models import ChecklistStep, Destination
-from bot.store.outbox import enqueue
 from handlers.context import Services
 from handlers.digest import build_digest
 from handlers.report import next_weekly_report, weekly_summary

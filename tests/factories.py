@@ -15,10 +15,10 @@ from bot.domain.access import principal
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
+from bot.outbox.queue import mark_sent, row_id
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
 from bot.store.models import AuditEvent, Case, CaseCounter, Destination, OutboxMessage
-from bot.store.outbox import mark_sent, row_id
 from bot.store.sealing import generate_key, has_keys, use_keys
 from handlers.context import Services
 from handlers.dispatch import Command, handle

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Engine, or_, select, text
+from sqlalchemy import Engine, delete, or_, select, text
 from sqlalchemy.orm import Session
 
 from bot.domain.case import FREE_TEXT_DETAILS
-from bot.store.models import AuditEvent, Case
-from bot.store.outbox import drop_undelivered
+from bot.store.models import AuditEvent, Case, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,17 @@ def erase_case(*, session: Session, case: Case, now: datetime) -> None:
     for event in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id)):
         if any(key in event.detail for key in FREE_TEXT_DETAILS):
             event.detail = {k: v for k, v in event.detail.items() if k not in FREE_TEXT_DETAILS}
-    drop_undelivered(session=session, case_code=case.code)
+    _drop_undelivered(session, case.code)
     case.erased_at = now
+
+
+def _drop_undelivered(session: Session, case_code: str) -> None:
+    """Forget what was still to be posted about the case: those messages may name the defender."""
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.case_code == case_code, OutboxMessage.status != OutboxMessage.SENT
+        )
+    )
 
 
 def expired_cases(*, session: Session, closed_before: datetime, limit: int = 200) -> list[Case]:

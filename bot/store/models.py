@@ -355,6 +355,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    PENDING: ClassVar[str] = "pending"
+    SENT: ClassVar[str] = "sent"
+    DEAD: ClassVar[str] = "dead"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.http import HttpServer, readiness
-from bot.store import outbox
+from bot.outbox import queue
 from handlers.context import Services
 from tests.conftest import FrozenClock
 from tests.ports import free_port
@@ -28,7 +28,7 @@ async def test_ready_reports_the_backlog_and_not_ready_without_a_database(
 ) -> None:
     before = readiness(services, {}, lambda: True).outbox_pending
     with services.transaction() as session:
-        outbox.enqueue(
+        queue.enqueue(
             session=session, place=Place("console", "r"), message=Message("x"), now=clock()
         )
     clock.advance(seconds=90)

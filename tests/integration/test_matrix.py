@@ -23,14 +23,14 @@ from nio import MegolmEvent, MemoryDownloadResponse, RoomKeyRequest
 from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import Engine, func, select
 
+from bot.app import Background
 from bot.connectors.matrix.connector import TIMELINE_LIMIT, MatrixConnector
 from bot.connectors.matrix.devices import fingerprint
-from bot.delivery import Delivery
 from bot.domain.case import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
-from bot.scheduler import Scheduler
-from bot.store import outbox
+from bot.outbox import queue
+from bot.outbox.dispatcher import Connectors
 from bot.store.leader import LeaderLock
 from bot.store.models import Case, Defender, OutboxMessage
 from config.playbook import load_playbook
@@ -629,11 +629,11 @@ async def test_drill_the_homeserver_stopped_while_alerts_and_reminders_are_due(
         tmp_path / "drill.db", world, load_playbook(world, drill_playbook)
     )
     crew = Team(synapse, tmp_path, services)
-    delivery = Delivery()
-    scheduler = Scheduler(crew.services, delivery, LeaderLock(engine))
+    connectors = Connectors()
+    background = Background(crew.services, connectors, LeaderLock(engine))
     try:
-        delivery.register("matrix", await crew.start_bot())
-        await scheduler.start()
+        connectors.register("matrix", await crew.start_bot())
+        await background.start()
         lead = await crew.lead()
         room = await joined_room(crew, lead)
         for n in range(1, 6):
@@ -660,7 +660,7 @@ async def test_drill_the_homeserver_stopped_while_alerts_and_reminders_are_due(
                     select(Defender.name).join(Case, Case.id == Defender.case_id)
                 )
             )
-            waiting = outbox.backlog(session=session)
+            waiting = queue.backlog(session=session)
             most_attempts = session.scalar(select(func.max(OutboxMessage.attempts)))
         result = tally(
             "Matrix homeserver down 6 s",
@@ -672,7 +672,7 @@ async def test_drill_the_homeserver_stopped_while_alerts_and_reminders_are_due(
             started=started,
         )
     finally:
-        await scheduler.stop()
+        await background.stop()
         await crew.close()
         engine.dispose()
     assert (waiting.pending, waiting.dead) == (0, 0)

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from bot.connectors.posted import PostedMessages
-from bot.delivery import Delivery, DeliveryFailed
+from bot.connectors.contract import DeliveryFailed
 from bot.domain.access import principal
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.playbook import Playbook
 from bot.domain.wire import message_from_json
 from bot.domain.world import World
-from bot.outbox import Dispatcher
-from bot.store import outbox as store
+from bot.outbox import queue
+from bot.outbox.dispatcher import Connectors, Dispatcher
+from bot.outbox.ledger import Ledger
 from bot.store.models import OutboxMessage
 from handlers.context import Services
 from handlers.dispatch import handle_line
@@ -67,13 +67,13 @@ class Recorder:
 def fill(services: Services, items: list[tuple[Place, str]]) -> None:
     with services.transaction() as session:
         for place, text in items:
-            store.enqueue(session=session, place=place, message=note(text), now=services.clock())
+            queue.enqueue(session=session, place=place, message=note(text), now=services.clock())
 
 
 def dispatcher(services: Services, recorder: Recorder) -> Dispatcher:
-    delivery = Delivery()
-    delivery.register("console", recorder)
-    return Dispatcher(services, delivery, seed=1)
+    connectors = Connectors()
+    connectors.register("console", recorder)
+    return Dispatcher(services, connectors, seed=1)
 
 
 async def test_rows_go_in_order_per_destination_with_their_delivery_keys(
@@ -87,7 +87,7 @@ async def test_rows_go_in_order_per_destination_with_their_delivery_keys(
         assert [text for where, text, _ in recorder.sent if where == room] == texts
     assert all(key and key.startswith("outbox:") for _, _, key in recorder.sent)
     with services.transaction() as session:
-        assert store.backlog(session=session).pending == 0
+        assert queue.backlog(session=session).pending == 0
 
 
 async def test_a_failure_holds_its_destination_only_and_is_retried_later(
@@ -107,7 +107,7 @@ async def test_a_failure_holds_its_destination_only_and_is_retried_later(
     await sender.deliver_due()
     assert [text for _, text, _ in recorder.sent] == ["b1", "a1", "a2"]
     with services.transaction() as session:
-        sent = store.rows(session=session, status=store.SENT)
+        sent = queue.rows(session=session, status=queue.SENT)
         assert [r.attempts for r in sent] == [2, 1, 1]  # a1, a2, b1 in the order written
         assert all(r.payload == {} for r in sent)  # delivered: the text is not kept
 
@@ -122,10 +122,10 @@ async def test_a_permanent_failure_goes_to_the_dead_letters_and_can_be_retried(
     await sender.deliver_due()
     assert [text for _, text, _ in recorder.sent] == ["a2"]
     with services.transaction() as session:
-        [dead] = store.rows(session=session, status=store.DEAD)
+        [dead] = queue.rows(session=session, status=queue.DEAD)
         assert dead.last_error == "Slack: is_archived"
-        assert store.backlog(session=session).dead == 1
-        assert store.retry_dead(session=session, now=services.clock()) == 1
+        assert queue.backlog(session=session).dead == 1
+        assert queue.retry_dead(session=session, now=services.clock()) == 1
     await sender.deliver_due()
     assert [text for _, text, _ in recorder.sent] == ["a2", "a1"]
 
@@ -160,15 +160,15 @@ def test_two_dispatchers_never_claim_the_same_row(
     try:
         fill(services, [(rooms[0], "a1"), (rooms[1], "b1")])
         with Session(migrated_engine) as first, Session(migrated_engine) as second:
-            mine = store.claim(session=first, now=at)  # not committed: rows locked
-            theirs = store.claim(session=second, now=at)  # skips them, never waits
+            mine = queue.claim(session=first, now=at)  # not committed: rows locked
+            theirs = queue.claim(session=second, now=at)  # skips them, never waits
             addresses = {d.place.address for batch in mine for d in batch}
             assert {r.address for r in rooms} <= addresses
             assert not {d.place.address for b in theirs for d in b} & addresses
             first.commit()  # leased for LEASE
             second.rollback()
-            assert store.claim(session=second, now=at) == []
-            later = store.claim(session=second, now=at + store.LEASE + timedelta(seconds=1))
+            assert queue.claim(session=second, now=at) == []
+            later = queue.claim(session=second, now=at + queue.LEASE + timedelta(seconds=1))
             assert {r.address for r in rooms} <= {d.place.address for b in later for d in b}
             second.rollback()
     finally:
@@ -202,7 +202,7 @@ async def test_a_card_reply_is_in_the_outbox_and_sent_once_whoever_sends_it(
     recorder = Recorder()
     sender = dispatcher(services, recorder)
     assert await sender.deliver_due() == 0  # the answering connector has a grace to post it
-    await PostedMessages(services).delivered(opened.outbox_key)  # it posted the first …
+    await Ledger(services).delivered(opened.outbox_key)  # it posted the first …
     clock.advance(seconds=6)
     assert await sender.deliver_due() == 1  # … and died before the second: the outbox sends it
     assert [key for _, _, key in recorder.sent] == [later.outbox_key]
@@ -218,15 +218,15 @@ async def test_a_row_held_by_the_answering_connector_is_left_alone_then_marked_m
     assert isinstance(clock, FrozenClock)
     opened = handle_line(NEW, actor="console:ana", place=A, services=services)
     assert opened is not None and opened.outbox_key
-    posted = PostedMessages(services)
+    posted = Ledger(services)
     assert await posted.take(opened.outbox_key)
     assert not await posted.take(opened.outbox_key), "held once, by one poster"
     clock.advance(seconds=6)  # past the reply grace, within the lease
     with services.transaction() as session:
-        assert store.claim(session=session, now=clock()) == []
+        assert queue.claim(session=session, now=clock()) == []
     clock.advance(seconds=10)  # the lease lapsed: whoever held it is gone
     with services.transaction() as session:
-        [[item]] = store.claim(session=session, now=clock())
+        [[item]] = queue.claim(session=session, now=clock())
     assert item.key == opened.outbox_key and item.maybe_sent
 
 
@@ -237,12 +237,12 @@ async def test_a_refused_post_is_given_back_and_is_not_taken_for_maybe_sent(
     assert isinstance(clock, FrozenClock)
     opened = handle_line(NEW, actor="console:ana", place=A, services=services)
     assert opened is not None and opened.outbox_key
-    posted = PostedMessages(services)
+    posted = Ledger(services)
     assert await posted.take(opened.outbox_key)
     await posted.give_back(opened.outbox_key)
     clock.advance(seconds=6)
     with services.transaction() as session:
-        [[item]] = store.claim(session=session, now=clock())
+        [[item]] = queue.claim(session=session, now=clock())
     assert item.key == opened.outbox_key and not item.maybe_sent
 
 
@@ -260,7 +260,7 @@ def test_admin_confirmations_are_written_to_the_outbox_with_the_change(
     reply = handle_line(command, actor=TEST_ADMIN, place=room, services=admin)
     assert reply is not None and reply.public and reply.outbox_key, reply
     with real.transaction() as session:
-        row = session.get(OutboxMessage, store.row_id(reply.outbox_key))
+        row = session.get(OutboxMessage, queue.row_id(reply.outbox_key))
         assert row is not None and (row.platform, row.address) == ("slack", "C77")
         assert message_from_json(row.payload).fallback == reply.fallback
 
@@ -281,7 +281,7 @@ async def test_an_answer_does_not_overtake_older_messages_waiting_for_its_place(
     fill(real, [(A, "an older reminder")])
     opened = handle_line(NEW, actor="console:ana", place=A, services=real)
     assert opened is not None and opened.outbox_key
-    assert not await PostedMessages(real).take(opened.outbox_key)
+    assert not await Ledger(real).take(opened.outbox_key)
     recorder = Recorder()
     assert await dispatcher(real, recorder).deliver_due() == 2  # no 5 s grace: due at once
     assert [text.split(":")[0] for _, text, _ in recorder.sent] == [
@@ -293,8 +293,8 @@ async def test_an_answer_does_not_overtake_older_messages_waiting_for_its_place(
 def test_dead_letters_are_in_the_digest(real: Services) -> None:
     fill(real, [(A, "a note for a room that is gone")])
     with real.transaction() as session:
-        [[item]] = store.claim(session=session, now=real.clock())
-        store.mark_failed(
+        [[item]] = queue.claim(session=session, now=real.clock())
+        queue.mark_failed(
             session=session,
             row_id=item.id,
             now=real.clock(),

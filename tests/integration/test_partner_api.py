@@ -20,13 +20,12 @@ from sqlalchemy import func, select
 from bot.api.openapi import openapi_document
 from bot.api.partners import ALERTS_PATH, OPENAPI_PATH, PartnerApi
 from bot.connectors.slack.connector import SlackConnector
-from bot.delivery import Delivery
 from bot.domain.case import Place
 from bot.domain.partners import signature
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.http import HttpServer
-from bot.outbox import Dispatcher
+from bot.outbox.dispatcher import Connectors, Dispatcher
 from bot.store.db import create_database_engine, session_factory
 from bot.store.erasure import erase_case
 from bot.store.models import Case
@@ -129,9 +128,9 @@ async def api(services: Services, emulator: SlackEmulator) -> AsyncIterator[Api]
         slack_api_url=emulator.api_url,
     )
     slack = SlackConnector(settings, services)
-    delivery = Delivery()
-    delivery.register("slack", slack)
-    dispatcher = Dispatcher(services, delivery)
+    connectors = Connectors()
+    connectors.register("slack", slack)
+    dispatcher = Dispatcher(services, connectors)
     await http.start()
     dispatcher.start()
     try:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from bot.delivery import Delivery
+from bot.app import Background
 from bot.domain.case import Place
 from bot.domain.messages import Message
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
-from bot.scheduler import Scheduler
+from bot.outbox.dispatcher import Connectors
 from bot.store.leader import LeaderLock
 from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
@@ -54,7 +54,7 @@ class Recorder:
 @pytest.fixture
 async def running(
     tmp_path: Path, world: World
-) -> AsyncIterator[tuple[Services, Recorder, Scheduler]]:
+) -> AsyncIterator[tuple[Services, Recorder, Background]]:
     fast = Playbook.model_validate(
         {
             "name": "fast",
@@ -66,11 +66,11 @@ async def running(
     )
     services, engine = fresh_services(tmp_path / "tocsin.db", world, fast)
     recorder = Recorder()
-    delivery = Delivery()
-    delivery.register("console", recorder)
-    scheduler = Scheduler(services, delivery, LeaderLock(engine))
-    yield services, recorder, scheduler
-    await scheduler.stop()
+    connectors = Connectors()
+    connectors.register("console", recorder)
+    background = Background(services, connectors, LeaderLock(engine))
+    yield services, recorder, background
+    await background.stop()
     engine.dispose()
 
 
@@ -87,22 +87,22 @@ def backlog(services: Services, steps: int) -> None:
 
 
 async def test_a_backlog_larger_than_one_batch_is_all_delivered(
-    running: tuple[Services, Recorder, Scheduler],
+    running: tuple[Services, Recorder, Background],
 ) -> None:
-    services, recorder, scheduler = running
+    services, recorder, background = running
     backlog(services, 650)
-    await scheduler.start()
+    await background.start()
     await recorder.wait_for(650)
     assert all("[late: this fell due while Tocsin was offline]" in text for text in recorder.sent)
 
 
 async def test_a_failing_delivery_is_retried_and_does_not_stop_the_others(
-    running: tuple[Services, Recorder, Scheduler],
+    running: tuple[Services, Recorder, Background],
 ) -> None:
-    services, recorder, scheduler = running
+    services, recorder, background = running
     recorder.failures = 1
     backlog(services, 3)
-    await scheduler.start()
+    await background.start()
     await recorder.wait_for(3)  # the first failed once, then went, in order
     assert [text.split(" (")[0] for text in recorder.sent] == [
         f"Reminder for lead: step {n} of UA-2026-0900" for n in (1, 2, 3)
@@ -116,10 +116,10 @@ async def test_a_failing_delivery_is_retried_and_does_not_stop_the_others(
 
 
 async def test_a_case_opened_while_the_scheduler_runs_is_reminded_on_time(
-    running: tuple[Services, Recorder, Scheduler],
+    running: tuple[Services, Recorder, Background],
 ) -> None:
-    services, recorder, scheduler = running
-    await scheduler.start()
+    services, recorder, background = running
+    await background.start()
     handle_line(
         'ua new country=HN threats=raid summary="now"', actor="a", place=ROOM, services=services
     )

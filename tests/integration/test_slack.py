@@ -19,16 +19,15 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.connectors.posted import PostedMessages
 from bot.connectors.slack.connector import DELIVERY_EVENT, EVENTS_PATH, SlackConnector
-from bot.delivery import Delivery
 from bot.domain.case import Place
 from bot.domain.messages import Chart, Message, Panel, Series
 from bot.domain.partners import signature
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
-from bot.outbox import Dispatcher
+from bot.outbox.dispatcher import Connectors, Dispatcher
+from bot.outbox.ledger import Ledger
 from bot.store.models import Case, Destination
 from config.settings import Settings
 from handlers.context import Services
@@ -71,9 +70,9 @@ async def http_mode(
 @contextlib.asynccontextmanager
 async def running(connector: SlackConnector, services: Services) -> AsyncIterator[SlackConnector]:
     """The connector started with an outbox dispatcher beside it, as `tocsin run` has."""
-    delivery = Delivery()
-    delivery.register("slack", connector)
-    dispatcher = Dispatcher(services, delivery)
+    connectors = Connectors()
+    connectors.register("slack", connector)
+    dispatcher = Dispatcher(services, connectors)
     await connector.start()
     dispatcher.start()
     try:
@@ -429,7 +428,7 @@ async def test_reminders_go_in_the_cards_thread_and_digests_to_the_channel(
     [card] = await emulator.wait_for("chat.postMessage")
     # The connector remembers the card just after Slack answers the post: wait for that too.
     code = card["text"].split()[1].rstrip(":")
-    posted = PostedMessages(services)
+    posted = Ledger(services)
     for _ in range(100):
         if await posted.find(Place("slack", "C1"), f"checklist:{code}"):
             break

@@ -10,7 +10,7 @@ from bot.domain.case import CaseView, StepView, TargetView
 from bot.domain.messages import Message
 from bot.domain.views import case_opened, help_message
 from bot.domain.wire import message_from_json, message_to_json
-from bot.outbox import LONGEST_RETRY, retry_delay
+from bot.outbox.dispatcher import LONGEST_RETRY, retry_delay
 
 AT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
 

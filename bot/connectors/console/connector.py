@@ -9,9 +9,9 @@ import threading
 from typing import TextIO
 
 from bot.connectors.console.render import render_text
-from bot.connectors.posted import PostedMessages
 from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.outbox.ledger import Ledger
 from handlers.context import Services
 from handlers.dispatch import handle_line
 
@@ -24,7 +24,7 @@ class ConsoleConnector:
 
     def __init__(self, services: Services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
         self._services = services
-        self._posted = PostedMessages(services)
+        self._posted = Ledger(services)
         self._stdin = stdin
         self._stdout = stdout
         self._actor = f"console:{_user_name()}"

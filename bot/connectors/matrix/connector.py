@@ -26,13 +26,12 @@ from nio import (
     ToDeviceMessage,
 )
 
+from bot.connectors.contract import DeliveryFailed
 from bot.connectors.matrix import credentials
 from bot.connectors.matrix.devices import Asker, DeviceRegistry
 from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.policy import is_allowed
 from bot.connectors.matrix.posting import Earlier, PostingError, Queued, RateLimited, RoomPoster
-from bot.connectors.posted import PostedMessages
-from bot.delivery import DeliveryFailed
 from bot.domain import guided
 from bot.domain.access import Role
 from bot.domain.case import Disclosure, Place
@@ -40,7 +39,7 @@ from bot.domain.commands import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
-from bot.store.posted import find_posted
+from bot.outbox.ledger import Ledger
 from config.settings import Settings
 from handlers.access import is_bound
 from handlers.admin import audit_place_change
@@ -94,7 +93,7 @@ class MatrixConnector:
         self.devices = DeviceRegistry(
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
-        self._posted = PostedMessages(services)
+        self._posted = Ledger(services)
         self.synced_at = float("-inf")
         self._poster = RoomPoster(self.client, self.devices, services, max_pause_s=max_retry_wait_s)
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
@@ -465,9 +464,7 @@ class MatrixConnector:
             key = reply.replaces if reply.card and reply.replaces else reply.thread
             if key is None:
                 return reply, None
-            with self._services.transaction() as session:
-                found = find_posted(session=session, place=place, key=key)
-            return reply, Earlier(key, found, generation)
+            return reply, Earlier(key, self._posted.find_blocking(place, key), generation)
 
         return await asyncio.to_thread(run)
 

@@ -16,9 +16,9 @@ from nio import AsyncClient, RoomSendError, UploadError
 from bot.charts import png_size, render_png
 from bot.connectors.matrix import render
 from bot.connectors.matrix.devices import DeviceRegistry
-from bot.connectors.posted import PostedMessages
 from bot.domain.case import Place
 from bot.domain.messages import Chart, Message, charts_of, error_message
+from bot.outbox.ledger import Ledger
 from handlers.context import Services
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class RoomPoster:
     ) -> None:
         self._client = client
         self._devices = devices
-        self._posted = PostedMessages(services)
+        self._posted = Ledger(services)
         self._max_pause_s = max_pause_s
         self.queue: asyncio.Queue[Queued] = asyncio.Queue()
         # Per room, how many times an event was remembered under a key: a lookup made before

@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import render_png
-from bot.connectors.posted import PostedMessages
+from bot.connectors.contract import DeliveryFailed
 from bot.connectors.slack.blocks import fallback_text, render, to_blocks
 from bot.connectors.slack.views import (
     ALERT_CALLBACK,
@@ -30,7 +30,6 @@ from bot.connectors.slack.views import (
     new_alert_modal,
     reason_modal,
 )
-from bot.delivery import DeliveryFailed
 from bot.domain.access import Role
 from bot.domain.alert import AlertError, parse_alert
 from bot.domain.case import Place
@@ -38,6 +37,7 @@ from bot.domain.messages import Message, charts_of
 from bot.domain.vocabulary import Profile, Threat
 from bot.errors import StartupError
 from bot.http import HttpServer
+from bot.outbox.ledger import Ledger
 from config.settings import Settings
 from handlers.context import Services
 from handlers.dispatch import Command, handle, handle_new_alert, may_start
@@ -76,7 +76,7 @@ class SlackConnector:
         assert settings.slack_bot_token is not None
         self._settings = settings
         self._services = services
-        self._posted = PostedMessages(services)
+        self._posted = Ledger(services)
         self.client = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
@@ -380,15 +380,14 @@ class SlackConnector:
         """Post a command's public answer at once; when it waits in the outbox, hold its row
         first so the dispatcher cannot post it too, and give it back if Slack refuses."""
         key = message.outbox_key
-        known = await self._posted.take_and_find(key, place, _looked_up(message, key))
-        if known is None:
-            return  # the dispatcher has it, or it went already
-        try:
+
+        async def post(known: dict[str, str]) -> None:
             await self._post(place, message, key, known)
-        except SlackApiError:
-            await self._posted.give_back(key)
-            raise
-        await self._posted.delivered(key)
+
+        # A SlackApiError is Slack's refusal: nothing went out, and the dispatcher may try.
+        await self._posted.post_now(
+            key, place, _looked_up(message, key), post, refusals=(SlackApiError,)
+        )
 
     async def send(
         self, place: Place, message: Message, key: str | None = None, *, maybe_sent: bool = False

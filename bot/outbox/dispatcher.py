@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from bot.delivery import Delivery, DeliveryFailed
-from bot.store import outbox as store
-from handlers.context import Services
+from bot.connectors.contract import DeliveryFailed, Sender
+from bot.outbox.ledger import Ledger, Store
+from bot.outbox.queue import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,28 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     return ceiling / 2 + ceiling / 2 * rng.random()
 
 
+class Connectors:
+    """The running connectors, by the platform whose places each serves."""
+
+    def __init__(self) -> None:
+        self._senders: dict[str, Sender] = {}
+
+    def register(self, platform: str, sender: Sender) -> None:
+        """Let `sender` post to places of `platform`."""
+        self._senders[platform] = sender
+
+    def serving(self, platform: str) -> Sender | None:
+        """The connector for the platform, if one is running."""
+        return self._senders.get(platform)
+
+
 class Dispatcher:
     """Delivers what handlers and the scheduler wrote to the outbox; several may run at once."""
 
-    def __init__(self, services: Services, delivery: Delivery, *, seed: int | None = None) -> None:
-        self._services = services
-        self._delivery = delivery
+    def __init__(self, store: Store, connectors: Connectors, *, seed: int | None = None) -> None:
+        self._store = store
+        self._ledger = Ledger(store)
+        self._connectors = connectors
         self._rng = random.Random(seed)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -44,7 +60,7 @@ class Dispatcher:
     def start(self) -> None:
         """Deliver in the background until `stop`; wakes at once on every stored change."""
         self._loop = asyncio.get_running_loop()
-        self._services.changes.subscribe(self._wake_threadsafe)
+        self._store.changes.subscribe(self._wake_threadsafe)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self, drain_s: float = 0.0) -> None:
@@ -76,7 +92,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.deliver_due()
-                wait = await asyncio.to_thread(self._seconds_to_next)
+                wait = await self._ledger.seconds_to_next(IDLE_POLL_S)
             except Exception:
                 log.exception("the outbox dispatcher failed; trying again shortly")
                 wait = IDLE_POLL_S
@@ -88,7 +104,7 @@ class Dispatcher:
         """Deliver every row due now, destination by destination in order; how many were sent."""
         sent = 0
         while True:
-            batches = await asyncio.to_thread(self._claim)
+            batches = await self._ledger.claim_due()
             if not batches:
                 return sent
             # A failed head has moved to a later attempt or the dead letters: the next claim
@@ -96,46 +112,37 @@ class Dispatcher:
             results = await asyncio.gather(*(self._deliver_in_order(b) for b in batches))
             sent += sum(results)
 
-    async def _deliver_in_order(self, batch: list[store.Delivery]) -> int:
+    async def _deliver_in_order(self, batch: list[Claimed]) -> int:
         for done, item in enumerate(batch):
             if not await self._deliver_one(item):
-                rest = [later.id for later in batch[done + 1 :]]
-                await asyncio.to_thread(self._release, rest)
+                await self._ledger.release([later.id for later in batch[done + 1 :]])
                 return done
         return len(batch)
 
-    async def _deliver_one(self, item: store.Delivery) -> bool:
-        now = self._services.clock
+    async def _deliver_one(self, item: Claimed) -> bool:
         try:
-            if not self._delivery.serves(item.place.platform):
+            sender = self._connectors.serving(item.place.platform)
+            if sender is None:
                 raise DeliveryFailed(f"no {item.place.platform} connector is running")
-            await self._delivery.send(
-                item.place, item.message, item.key, maybe_sent=item.maybe_sent
-            )
+            await sender.send(item.place, item.message, item.key, maybe_sent=item.maybe_sent)
         except asyncio.CancelledError:
             raise
         except DeliveryFailed as failure:
-            await asyncio.to_thread(self._failed, item, failure, now())
+            await self._failed(item, failure)
             return False
         except Exception as error:
             # Logged without the message: it may name a defender.
-            await asyncio.to_thread(self._failed, item, DeliveryFailed(repr(error)[:300]), now())
+            await self._failed(item, DeliveryFailed(repr(error)[:300]))
             return False
-        await asyncio.to_thread(self._sent, item.id, now())
+        await self._ledger.sent(item.id)
         return True
 
-    def _claim(self) -> list[list[store.Delivery]]:
-        with self._services.transaction() as session:
-            return store.claim(session=session, now=self._services.clock())
-
-    def _sent(self, row_id: int, now: datetime) -> None:
-        with self._services.transaction() as session:
-            store.mark_sent(session=session, row_id=row_id, now=now)
-
-    def _failed(self, item: store.Delivery, failure: DeliveryFailed, now: datetime) -> None:
+    async def _failed(self, item: Claimed, failure: DeliveryFailed) -> None:
         retry_at = None
         if not failure.permanent:
-            retry_at = now + retry_delay(item.attempts, failure.retry_after, self._rng)
+            retry_at = self._store.clock() + retry_delay(
+                item.attempts, failure.retry_after, self._rng
+            )
         log.warning(
             "outbox row %d for %s: attempt %d failed (%s); %s",
             item.id,
@@ -144,18 +151,4 @@ class Dispatcher:
             failure.reason,
             f"next try at {retry_at:%H:%M:%S}" if retry_at else "given up (see tocsin outbox)",
         )
-        with self._services.transaction() as session:
-            store.mark_failed(
-                session=session, row_id=item.id, now=now, error=failure.reason, retry_at=retry_at
-            )
-
-    def _release(self, row_ids: list[int]) -> None:
-        with self._services.transaction() as session:
-            store.release(session=session, row_ids=row_ids)
-
-    def _seconds_to_next(self) -> float:
-        with self._services.transaction() as session:
-            when = store.next_attempt(session=session)
-        if when is None:
-            return IDLE_POLL_S
-        return min(max((when - self._services.clock()).total_seconds(), 0.01), IDLE_POLL_S)
+        await self._ledger.failed(item.id, failure.reason, retry_at)

@@ -1,4 +1,8 @@
-"""The outbox: messages waiting to be delivered, claimed in order per destination."""
+"""The outbox table: messages waiting to be delivered, claimed in order per destination.
+
+Handlers `enqueue` a message in the transaction of the change it tells of; the dispatcher and
+the answering connectors claim and mark rows through the ledger (`bot.outbox.ledger`), never
+here directly; `tocsin outbox`, the digest and `/readyz` read the backlog and dead letters."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from bot.domain.case import Place
@@ -14,7 +18,7 @@ from bot.domain.messages import Message
 from bot.domain.wire import message_from_json, message_to_json
 from bot.store.models import OutboxMessage
 
-PENDING, SENT, DEAD = "pending", "sent", "dead"
+PENDING, SENT, DEAD = OutboxMessage.PENDING, OutboxMessage.SENT, OutboxMessage.DEAD
 # How long a dispatcher may hold claimed rows before another one may take them.
 # Long enough for a batch of sends, short enough that a crashed process holds its
 # destinations' queues only briefly (delivery keys make a takeover's resend harmless).
@@ -22,7 +26,7 @@ LEASE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class Claimed:
     """One claimed row: where, what, and the key that makes a resend land once."""
 
     id: int
@@ -77,7 +81,7 @@ def row_id(key: str | None) -> int | None:
     return int(number) if prefix == "outbox" and number.isdigit() else None
 
 
-def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[Delivery]]:
+def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[Claimed]]:
     """For every destination whose oldest pending row is due and not held, that row and the
     pending rows after it (at most `per_place`), held for LEASE; each list in sending order.
     On PostgreSQL rows another dispatcher holds are skipped, never waited for."""
@@ -91,27 +95,19 @@ def claim(*, session: Session, now: datetime, per_place: int = 5) -> list[list[D
             .with_for_update(skip_locked=True)
         )
     )
-    batches: list[list[Delivery]] = []
+    batches: list[list[Claimed]] = []
     for head in due_heads:
         rows = list(
             session.scalars(
                 select(OutboxMessage)
-                .where(
-                    OutboxMessage.platform == head.platform,
-                    OutboxMessage.address == head.address,
-                    OutboxMessage.status == PENDING,
-                    OutboxMessage.id >= head.id,
-                    free,
-                )
+                .where(_pending_at(head.platform, head.address), OutboxMessage.id >= head.id, free)
                 .order_by(OutboxMessage.id)
                 .limit(per_place)
                 .with_for_update(skip_locked=True)
             )
         )
-        batch = [_delivery(row) for row in rows]
-        for row in rows:
-            row.claimed_until = now + LEASE
-        batches.append(batch)
+        batches.append([_claimed(row) for row in rows])
+        _hold(rows, now)
     return batches
 
 
@@ -131,21 +127,29 @@ def take(*, session: Session, row_id: int, now: datetime) -> bool:
     if older is not None:
         row.next_attempt_at = min(row.next_attempt_at, now)
         return False
-    row.claimed_until = now + LEASE
+    _hold([row], now)
     return True
+
+
+def _hold(rows: list[OutboxMessage], now: datetime) -> None:
+    """Lease claimed rows to their claimer: no other claim takes them until LEASE has passed
+    (a claimer that dies holds its place's queue that long, no longer)."""
+    for row in rows:
+        row.claimed_until = now + LEASE
+
+
+def _pending_at(platform: str, address: str) -> ColumnElement[bool]:
+    """Rows still to be sent to the place."""
+    return and_(
+        OutboxMessage.platform == platform,
+        OutboxMessage.address == address,
+        OutboxMessage.status == PENDING,
+    )
 
 
 def _one_pending(platform: str, address: str) -> Select[int]:
     """The id of one pending row for the place (narrow it with `.where`)."""
-    return (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.platform == platform,
-            OutboxMessage.address == address,
-            OutboxMessage.status == PENDING,
-        )
-        .limit(1)
-    )
+    return select(OutboxMessage.id).where(_pending_at(platform, address)).limit(1)
 
 
 def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
@@ -207,15 +211,6 @@ def release(*, session: Session, row_ids: list[int]) -> None:
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(claimed_until=None)
         )
-
-
-def drop_undelivered(*, session: Session, case_code: str) -> None:
-    """Forget what was still to be posted about an erased case."""
-    session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.case_code == case_code, OutboxMessage.status != SENT
-        )
-    )
 
 
 def retry_dead(*, session: Session, now: datetime, row_id: int | None = None) -> int:
@@ -298,7 +293,7 @@ def _heads() -> Select[Any]:
     )
 
 
-def _delivery(row: OutboxMessage) -> Delivery:
+def _claimed(row: OutboxMessage) -> Claimed:
     place = Place(row.platform, row.address, row.encrypted)
     maybe_sent = row.claimed_until is not None
-    return Delivery(row.id, place, message_from_json(row.payload), row.attempts, maybe_sent)
+    return Claimed(row.id, place, message_from_json(row.payload), row.attempts, maybe_sent)
