@@ -31,8 +31,9 @@ from nio import (
 )
 
 from bench.results import Figure, percentile, publish, spread
+from bot.app import connector_kit
 from bot.connectors.matrix.connector import MatrixConnector
-from bot.domain.case import Place
+from bot.domain.places import Place
 from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
@@ -126,7 +127,7 @@ async def measure(folder: Path) -> tuple[list[float], list[float]]:
         matrix_allowed_inviters=[synapse.user_id("lead")],
         tocsin_admins=["matrix:" + synapse.user_id("lead")],
     )
-    bot = MatrixConnector(settings, services)
+    bot = MatrixConnector(settings, connector_kit(services))
     echo = EchoBot(synapse, folder / "echo")
     # Full state on every sync would be the harness's cost, charged to whichever bot answers.
     lead = Responder(synapse, "lead", folder / "lead", full_state_always=False)

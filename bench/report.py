@@ -40,8 +40,8 @@ from bench.digest import (
 )
 from bench.results import Figure, percentile, publish, spread
 from bot.domain.report import Scope
+from bot.domain.report_export import report_csv
 from bot.domain.report_view import report_chart, report_message
-from bot.report_export import report_csv
 from bot.store.sealing import generate_key, use_keys
 from handlers.report import make_report
 
@@ -107,7 +107,7 @@ def enrich(engine: Engine) -> None:
 def measure(url: str, schema: str | None) -> dict[str, Any]:
     """Seconds of each timed report, without and with its chart drawn."""
     services, engine = bench_services(url, schema)
-    from bot.charts import render_png
+    from bot.domain.report_chart import render_png
 
     plain: list[float] = []
     drawn: list[float] = []

@@ -30,8 +30,8 @@ from sqlalchemy import insert
 
 from bench.results import Figure, percentile, publish, spread
 from bot.app import Background
-from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.outbox.dispatcher import Connectors
 from bot.store.db import create_database_engine
 from bot.store.leader import LeaderLock

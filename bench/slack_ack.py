@@ -34,8 +34,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.results import Figure, percentile, publish, spread
+from bot.app import connector_kit
 from bot.connectors.slack.connector import SlackConnector
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.outbox.dispatcher import Connectors, Dispatcher
 from config.playbook import load_playbook
 from config.settings import Settings
@@ -81,7 +82,7 @@ class Tocsin:
             slack_api_url=self.emulator.api_url,
             tocsin_admins=["slack:U0ADMIN"],
         )
-        self.connector = SlackConnector(settings, self.services)
+        self.connector = SlackConnector(settings, connector_kit(self.services))
         connectors = Connectors()
         connectors.register("slack", self.connector)
         self.dispatcher = Dispatcher(self.services, connectors)  # as `tocsin run` has

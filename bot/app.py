@@ -1,4 +1,6 @@
-"""Wiring: settings to services, and the connectors that run on one asyncio loop."""
+"""Wiring: settings -> store -> handlers -> outbox -> connectors -> scheduler, on one asyncio
+loop. The one place that knows every layer: it builds each piece and hands it to whoever
+needs it (a connector gets its `ConnectorKit`; the scheduler a way to wake the dispatcher)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,17 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from bot.api.partners import PartnerApi
 from bot.connectors.console.connector import ConsoleConnector
-from bot.connectors.contract import Sender
+from bot.connectors.contract import Connector, ConnectorKit
+from bot.connectors.http import HttpServer, Readiness
+from bot.connectors.webhook.connector import WebhookConnector
 from bot.errors import StartupError
-from bot.http import HttpServer, readiness
+from bot.outbox import queue
 from bot.outbox.dispatcher import Connectors, Dispatcher
+from bot.outbox.ledger import Ledger
 from bot.scheduler import Scheduler
 from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
@@ -31,6 +34,7 @@ from config.playbook import load_playbook
 from config.settings import Settings
 from config.world import load_world
 from handlers.context import Services
+from handlers.sink import Handlers
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +123,9 @@ async def run_connectors(settings: Settings, app: Application) -> None:
     connectors = Connectors()
     background = Background(app.services, connectors, LeaderLock(app.engine))
     http = HttpServer(settings.tocsin_http_host, settings.tocsin_http_port)
-    PartnerApi(app.services).install(http.application)
-    chat = _chat_connectors(settings, app.services, http)
+    kit = connector_kit(app.services)
+    WebhookConnector(kit).install(http.application)
+    chat = _chat_connectors(settings, kit, http)
     http.serve_readiness(
         functools.partial(
             readiness,
@@ -130,10 +135,10 @@ async def run_connectors(settings: Settings, app: Application) -> None:
         )
     )
     if not chat:
-        await _run_console(app.services, connectors, background, http, stopped)
+        await _run_console(kit, connectors, background, http, stopped)
         return
     await http.start()
-    started: list[ChatConnector] = []
+    started: list[Connector] = []
     try:
         for platform, connector in chat:
             await connector.start()
@@ -150,6 +155,11 @@ async def run_connectors(settings: Settings, app: Application) -> None:
     finally:
         await _stop_all(started)
         await http.stop()
+
+
+def connector_kit(services: Services) -> ConnectorKit:
+    """What every connector is given: the handlers as its command sink, and the ledger."""
+    return ConnectorKit(commands=Handlers(services), ledger=Ledger(services))
 
 
 class Background:
@@ -172,13 +182,13 @@ class Background:
 
 
 async def _run_console(
-    services: Services,
+    kit: ConnectorKit,
     connectors: Connectors,
     background: Background,
     http: HttpServer,
     stopped: asyncio.Event,
 ) -> None:
-    console = ConsoleConnector(services)
+    console = ConsoleConnector(kit)
     connectors.register("console", console)
     try:
         await http.start()
@@ -198,7 +208,7 @@ async def _run_console(
         reading.result()  # the console's own failure, if any, is not swallowed
 
 
-async def _stop_all(connectors: list[ChatConnector]) -> None:
+async def _stop_all(connectors: list[Connector]) -> None:
     for connector in reversed(connectors):
         try:
             await asyncio.wait_for(connector.stop(), timeout=STOP_TIMEOUT_S)
@@ -206,34 +216,51 @@ async def _stop_all(connectors: list[ChatConnector]) -> None:
             log.exception("a connector did not stop cleanly")
 
 
-def _connected(connector: ChatConnector) -> Callable[[], bool]:
-    return lambda: bool(getattr(connector, "connected", True))
-
-
-class ChatConnector(Sender, Protocol):
-    """A connector that runs in the background between start and stop."""
-
-    async def start(self) -> None:
-        """Connect; StartupError says what to fix."""
-
-    async def stop(self) -> None:
-        """Disconnect."""
+def _connected(connector: Connector) -> Callable[[], bool]:
+    return lambda: connector.connected
 
 
 def _chat_connectors(
-    settings: Settings, services: Services, http: HttpServer
-) -> list[tuple[str, ChatConnector]]:
+    settings: Settings, kit: ConnectorKit, http: HttpServer
+) -> list[tuple[str, Connector]]:
     # Each connector is imported only when configured: it pulls in a large library.
-    connectors: list[tuple[str, ChatConnector]] = []
+    connectors: list[tuple[str, Connector]] = []
     if settings.slack_enabled:
         from bot.connectors.slack.connector import SlackConnector
 
-        connectors.append(("slack", SlackConnector(settings, services, http)))
+        connectors.append(("slack", SlackConnector(settings, kit, http.application)))
     if settings.matrix_enabled:
         from bot.connectors.matrix.connector import MatrixConnector
 
-        connectors.append(("matrix", MatrixConnector(settings, services)))
+        connectors.append(("matrix", MatrixConnector(settings, kit)))
     return connectors
+
+
+def readiness(
+    services: Services,
+    connectors: dict[str, Callable[[], bool]],
+    scheduler_running: Callable[[], bool],
+) -> Readiness:
+    """Check the database, the connectors, the scheduler and the outbox backlog now."""
+    database, backlog = True, queue.Backlog(0, 0, None)
+    try:
+        with services.transaction() as session:
+            session.execute(text("SELECT 1"))
+            backlog = queue.backlog(session=session)
+    except Exception as error:
+        log.warning("readiness: the database does not answer (%s)", type(error).__name__)
+        database = False
+    age = None
+    if backlog.oldest_pending is not None:
+        age = max((services.clock() - backlog.oldest_pending).total_seconds(), 0.0)
+    return Readiness(
+        database=database,
+        connectors={name: connected() for name, connected in connectors.items()},
+        scheduler=scheduler_running(),
+        outbox_pending=backlog.pending,
+        outbox_failed=backlog.dead,
+        oldest_pending_seconds=age,
+    )
 
 
 def _stop_requested() -> asyncio.Event:

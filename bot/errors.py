@@ -1,4 +1,4 @@
-"""Errors every entry point reports the same way: one line, exit status 2."""
+"""Errors every entry point reports the same way: one line (exit status 2 at the command line)."""
 
 from __future__ import annotations
 
@@ -9,3 +9,8 @@ class InputError(ValueError):
 
 class StartupError(RuntimeError):
     """Tocsin cannot start; the message says what to do."""
+
+
+class Unavailable(RuntimeError):
+    """The database is briefly unavailable (a lock held, a server restarting): nothing was
+    stored, and the same request may be sent again shortly."""

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from bot.store.due import next_wakeup
 from bot.store.leader import LeaderLock
-from bot.store.schedule import next_wakeup
 from handlers.context import Services
 from handlers.reminders import run_due
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.access import DEFAULT_ROLE, Role, principal, required_role
-from bot.domain.case import Place
-from bot.domain.commands import Bind, ParsedCommand
+from bot.domain.access import DEFAULT_ROLE, Role, principal
+from bot.domain.commands.forms import Bind, ParsedCommand
+from bot.domain.commands.table import required_role
 from bot.domain.messages import Message, error_message
+from bot.domain.places import Place
 from bot.store.access import bound_destination, stored_role
 from handlers.context import Services
 
@@ -24,9 +25,9 @@ class Standing:
 
 
 def standing(*, actor: str, place: Place, services: Services) -> Standing:
-    """Read both in one look at the database (the console is always bound, its operator an
-    admin; TOCSIN_ADMINS are admins everywhere)."""
-    if place.platform == "console":
+    """Read both in one look at the database (a place always bound is its operator's, who is
+    an admin there; TOCSIN_ADMINS are admins everywhere)."""
+    if place.always_bound:
         return Standing(bound=True, role=Role.ADMIN)
     who = principal(place.platform, actor)
     admin = who in services.admins
@@ -41,7 +42,7 @@ def standing(*, actor: str, place: Place, services: Services) -> Standing:
 
 
 def is_bound(place: Place, services: Services) -> bool:
-    """Whether Tocsin acts at this place (the console always)."""
+    """Whether Tocsin acts at this place (an always-bound one, the console, always)."""
     return standing(actor="", place=place, services=services).bound
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bot.domain.access import DEFAULT_ROLE, EVERYONE, person, principal
-from bot.domain.case import Disclosure, Place
-from bot.domain.commands import Bind, CommandError, SetDisclosure, SetRole
+from bot.domain.access import DEFAULT_ROLE, EVERYONE, is_principal_of, person, principal
+from bot.domain.case import Disclosure
+from bot.domain.commands.forms import Bind, CommandError, Roles, SetDisclosure, SetRole, Unbind
+from bot.domain.commands.request import Command
 from bot.domain.messages import Message, Paragraph
+from bot.domain.places import Place
 from bot.store.access import bound_destination, set_role
 from bot.store.changes import record
 from bot.store.models import Destination
 from handlers.context import Services
 from handlers.digest import ensure_destination
 from handlers.loading import queued
+from handlers.registry import handles
 from handlers.reminders import next_digest
 
 LEVEL_MEANINGS = {
@@ -29,10 +32,14 @@ FULL_REFUSED = (
 )
 
 
-def bind(command: Bind, *, actor: str, place: Place, services: Services) -> Message:
+@handles(Bind)
+def bind(command: Bind, request: Command, services: Services) -> Message:
     """`ua bind [team]`: Tocsin acts here from now on."""
-    if place.platform == "console":
-        return _said("The console is always bound: it is the operator's own terminal.")
+    actor, place = request.actor, request.place
+    if place.always_bound:
+        return _said(
+            f"{_capitalised(place.label)} is always bound: it is the operator's own terminal."
+        )
     now = services.clock()
     with services.transaction() as session:
         destination = ensure_destination(session=session, place=place, services=services, now=now)
@@ -58,10 +65,12 @@ def bind(command: Bind, *, actor: str, place: Place, services: Services) -> Mess
         )
 
 
-def unbind(*, actor: str, place: Place, services: Services) -> Message:
+@handles(Unbind)
+def unbind(command: Unbind, request: Command, services: Services) -> Message:
     """`ua unbind`: Tocsin stops acting and posting here; the cases stay."""
-    if place.platform == "console":
-        return _said("The console cannot be unbound.")
+    actor, place = request.actor, request.place
+    if place.always_bound:
+        return _said(f"{_capitalised(place.label)} cannot be unbound.")
     with services.transaction() as session:
         destination = _bound(session, place, services)
         destination.bound_at = None
@@ -79,8 +88,10 @@ def unbind(*, actor: str, place: Place, services: Services) -> Message:
         )
 
 
-def disclosure(command: SetDisclosure, *, actor: str, place: Place, services: Services) -> Message:
+@handles(SetDisclosure)
+def disclosure(command: SetDisclosure, request: Command, services: Services) -> Message:
     """`ua disclosure [level]`: what this place sees, or (admins) set it."""
+    actor, place = request.actor, request.place
     with services.transaction() as session:
         current = services.disclosure_for(session, place)
         if command.level is None:
@@ -90,7 +101,7 @@ def disclosure(command: SetDisclosure, *, actor: str, place: Place, services: Se
             )
         wanted = Disclosure(command.level)
         if wanted is Disclosure.FULL and not place.may_see_names:
-            raise CommandError(FULL_REFUSED.format(where=_where(place)))
+            raise CommandError(FULL_REFUSED.format(where=place.label))
         destination = _bound(session, place, services)
         destination.disclosure = wanted.value
         _audit(
@@ -104,11 +115,13 @@ def disclosure(command: SetDisclosure, *, actor: str, place: Place, services: Se
         )
 
 
-def give_role(command: SetRole, *, actor: str, place: Place, services: Services) -> Message:
+@handles(SetRole)
+def give_role(command: SetRole, request: Command, services: Services) -> Message:
     """`ua role @person role`: that person's role here."""
-    who = person(place.platform, command.who)
-    if place.platform == "console":
-        raise CommandError("Roles belong to chat channels and rooms; the console is an admin.")
+    actor, place = request.actor, request.place
+    if not place.is_chat:
+        raise CommandError(f"Roles belong to chat channels and rooms; {place.label} is an admin.")
+    who = person(command.who, request.people)
     with services.transaction() as session:
         destination = _bound(session, place, services)
         before = set_role(
@@ -127,16 +140,18 @@ def give_role(command: SetRole, *, actor: str, place: Place, services: Services)
         return _announced(session, services, place, f"{named} is now {command.role} here{note}.")
 
 
-def list_roles(*, place: Place, services: Services) -> Message:
+@handles(Roles)
+def list_roles(command: Roles, request: Command, services: Services) -> Message:
     """`ua role`: who holds which role here."""
-    if place.platform == "console":
-        return _said("At the console you are an admin; roles belong to channels and rooms.")
+    place = request.place
+    if not place.is_chat:
+        return _said(f"At {place.label} you are an admin; roles belong to channels and rooms.")
     with services.transaction() as session:
         destination = _bound(session, place, services)
         roles = {row.principal: row.role for row in destination.roles}
     everyone = roles.pop(EVERYONE, DEFAULT_ROLE.value)
     lines = [f"{who}: {role}" for who, role in sorted(roles.items())]
-    admins = sorted(a for a in services.admins if a.startswith(f"{place.platform}:"))
+    admins = sorted(a for a in services.admins if is_principal_of(a, place.platform))
     lines.append(f"everyone else: {everyone}")
     if admins:
         lines.append(f"admins everywhere (TOCSIN_ADMINS): {', '.join(admins)}")
@@ -150,7 +165,7 @@ def audit_place_change(services: Services, actor: str, place: Place, command: st
 
 
 def _bound(session: Session, place: Place, services: Services) -> Destination:
-    if place.platform == "console":
+    if place.always_bound:
         console = ensure_destination(
             session=session, place=place, services=services, now=services.clock()
         )
@@ -181,12 +196,8 @@ def _audit(
     )
 
 
-def _where(place: Place) -> str:
-    if place.platform == "slack":
-        return "a Slack channel"
-    if place.platform == "matrix":
-        return "this Matrix room"
-    return f"{place.platform}"
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _announced(session: Session, services: Services, place: Place, text: str) -> Message:

@@ -7,11 +7,12 @@ from datetime import date
 
 from bot.domain import lifecycle
 from bot.domain.alert import MAX_SHORT_TEXT, MAX_TEXT
-from bot.domain.case import Place
-from bot.domain.commands import CaseChange, RecordFacts, RecordReply, SetConsent
-from bot.domain.commands import unquote as _unquote
+from bot.domain.commands.forms import CaseChange, RecordFacts, RecordReply, SetConsent
+from bot.domain.commands.request import Command
+from bot.domain.commands.words import unquote as _unquote
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.text import clean
 from bot.domain.views import audit_message
 from bot.store.cases import get_case
@@ -29,10 +30,13 @@ from bot.store.changes import (
 from bot.store.models import Case, Defender
 from handlers.context import Services
 from handlers.loading import card_reply, found, open_case_for_change
+from handlers.registry import handles
 
 
-def change_case(change: CaseChange, *, actor: str, place: Place, services: Services) -> Message:
+@handles(CaseChange)
+def change_case(change: CaseChange, request: Command, services: Services) -> Message:
     """`ua note|close|reopen|log CODE …`."""
+    actor, place = request.actor, request.place
     if change.action == "log":
         return _log(change.code, place, services)
     now = services.clock()
@@ -79,8 +83,10 @@ def _each_step(case: Case, change: Callable[[StepState], StepState]) -> None:
         store_step(row, change(step_state(row)))
 
 
-def set_consent(change: SetConsent, *, actor: str, place: Place, services: Services) -> Message:
+@handles(SetConsent)
+def set_consent(change: SetConsent, request: Command, services: Services) -> Message:
     """`ua consent CODE media=yes …`: record the answers and open or block the steps they gate."""
+    actor, place = request.actor, request.place
     now = services.clock()
     with services.transaction() as session:
         case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
@@ -118,8 +124,10 @@ def _steps_phrase(numbers: list[int]) -> str:
     return "Steps " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
 
 
-def record_reply(change: RecordReply, *, actor: str, place: Place, services: Services) -> Message:
+@handles(RecordReply)
+def record_reply(change: RecordReply, request: Command, services: Services) -> Message:
     """`ua reply CODE T2 text`: a target answered."""
+    actor, place = request.actor, request.place
     now = services.clock()
     with services.transaction() as session:
         case = open_case_for_change(lock_case(session=session, code=change.code), change.code)
@@ -156,9 +164,11 @@ def _log(code: str, place: Place, services: Services) -> Message:
 _FACT_LIMITS = {"place": MAX_SHORT_TEXT}
 
 
-def record_facts(change: RecordFacts, *, actor: str, place: Place, services: Services) -> Message:
+@handles(RecordFacts)
+def record_facts(change: RecordFacts, request: Command, services: Services) -> Message:
     """`ua facts CODE place=… work=…`: what UN submissions ask for, learnt after opening. The
     log says which facts changed, never their text (it may identify the defender)."""
+    actor, place = request.actor, request.place
     values = {key: clean(value) for key, value in change.facts.items()}
     for key, value in values.items():
         limit = _FACT_LIMITS.get(key, MAX_TEXT)

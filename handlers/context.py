@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.case import Disclosure, Place
+from bot.domain.case import Disclosure
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
-from bot.store.destinations import destination_timezone
-from bot.store.schedule import destination_for
+from bot.store.destinations import destination_for, destination_timezone
 from config.letters import LetterTemplates, default_letters
 
 

@@ -10,22 +10,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
-from bot.domain.commands import CommandError
-from bot.domain.commands import Digest as DigestCommand
+from bot.domain.commands.forms import CommandError, LeadsHere
+from bot.domain.commands.forms import Digest as DigestCommand
+from bot.domain.commands.request import Command
 from bot.domain.digest import SHOWN, DigestInput, DigestStep, digest_message
 from bot.domain.directory import Contact
+from bot.domain.local_time import next_local_time
 from bot.domain.messages import Message, Paragraph
+from bot.domain.places import Place
 from bot.domain.reminders import marked_late
-from bot.domain.schedule import next_local_time
 from bot.outbox.queue import dead_by_place
 from bot.store import digest as digest_store
 from bot.store.contacts import all_contacts
+from bot.store.destinations import destination_for
 from bot.store.digest import OVERDUE, Listed
 from bot.store.models import Destination
-from bot.store.schedule import DELIVERABLE_PLATFORMS, destination_for
 from handlers.context import Services
 from handlers.loading import queued
+from handlers.registry import handles
 
 DEFAULT_DIGEST_TIME = time(9, 0)
 
@@ -127,8 +129,10 @@ def _relied_on_as(contact: Contact) -> tuple[str, str | None]:
     return contact.institution, contact.country
 
 
-def digest_command(command: DigestCommand, *, place: Place, services: Services) -> Message:
+@handles(DigestCommand)
+def digest_command(command: DigestCommand, request: Command, services: Services) -> Message:
     """`ua digest`: the digest here, now. `ua digest at 09:00 Zone`: set this place's daily time."""
+    place = request.place
     now = services.clock()
     with services.transaction() as session:
         destination = ensure_destination(session=session, place=place, services=services, now=now)
@@ -149,8 +153,10 @@ def digest_command(command: DigestCommand, *, place: Place, services: Services) 
     return Message(fallback=text, blocks=(Paragraph(text),))
 
 
-def leads_here(*, place: Place, services: Services) -> Message:
+@handles(LeadsHere)
+def leads_here(form: LeadsHere, request: Command, services: Services) -> Message:
     """`ua leads here`: this room receives the escalations case leads leave open."""
+    place = request.place
     now = services.clock()
     with services.transaction() as session:
         room = ensure_destination(session=session, place=place, services=services, now=now)
@@ -180,7 +186,7 @@ def ensure_destination(
     *, session: Session, place: Place, services: Services, now: datetime
 ) -> Destination | None:
     """The place's destination, created with a 09:00 digest in the organisation's time zone."""
-    if place.platform not in DELIVERABLE_PLATFORMS:
+    if not place.deliverable:
         return None
     destination = destination_for(session=session, place=place)
     if destination is None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.domain.case import CaseView, Disclosure, Place, TargetView, disclose
-from bot.domain.commands import DraftAppeal
+from bot.domain.case import CaseView, Disclosure, TargetView, disclose
+from bot.domain.commands.forms import DraftAppeal
+from bot.domain.commands.request import Command
 from bot.domain.drafts import (
     DraftError,
     DraftScope,
@@ -23,12 +24,14 @@ from bot.domain.drafts import (
     step_targets,
 )
 from bot.domain.messages import Heading, Message, Note, Paragraph
+from bot.domain.places import Place
 from bot.domain.world import TargetCategory
 from bot.store.cases import case_view, get_case
 from bot.store.changes import record
 from bot.store.contacts import load_directory
 from config.letters import Letter
 from handlers.context import Services
+from handlers.registry import handles
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "pt": "Portuguese"}
 
@@ -50,8 +53,10 @@ class Draft:
 Chooser = Callable[[CaseView], tuple[TargetView, ...]]
 
 
-def draft_command(command: DraftAppeal, *, actor: str, place: Place, services: Services) -> Message:
+@handles(DraftAppeal)
+def draft_command(command: DraftAppeal, request: Command, services: Services) -> Message:
     """`ua draft CODE N [lang]`: the draft for step N, as much as this place may see."""
+    actor, place = request.actor, request.place
     with services.transaction() as session:
         level = services.disclosure_for(session, place)
         draft = make_draft(

@@ -11,12 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.alert import parse_alert
-from bot.domain.case import CaseView, Place
+from bot.domain.case import CaseView
+from bot.domain.commands.forms import NewCase, RouteAlert
+from bot.domain.commands.request import Command
 from bot.domain.directory import Directory
 from bot.domain.duplicates import WINDOW, likely_duplicate
 from bot.domain.messages import Message, Paragraph
+from bot.domain.places import Place
 from bot.domain.triage import Triage, triage
-from bot.domain.views import case_opened
+from bot.domain.views import case_opened, routing_message
 from bot.outbox.queue import enqueue
 from bot.store.cases import case_by_source, get_case, open_case, recent_open_cases
 from bot.store.changes import record
@@ -25,6 +28,7 @@ from handlers.contacts import directory_for
 from handlers.context import Services
 from handlers.digest import ensure_destination
 from handlers.loading import queued, visible_view
+from handlers.registry import handles
 
 
 def triage_alert(data: Any, services: Services, directory: Directory | None = None) -> Triage:
@@ -147,8 +151,20 @@ def _case_from_source(
     return visible_view(session, services, case, place) if case is not None else None
 
 
+@handles(NewCase)
+def new_case_command(form: NewCase, request: Command, services: Services) -> Message:
+    """`ua new …`."""
+    return new_case(form.alert, actor=request.actor, place=request.place, services=services)
+
+
+@handles(RouteAlert)
+def route_alert(form: RouteAlert, request: Command, services: Services) -> Message:
+    """`ua route …`: whom to engage and why, without opening a case."""
+    return routing_message(triage_alert(form.alert, services))
+
+
 def new_case(data: Any, *, actor: str, place: Place, services: Services) -> Message:
-    """`ua new …`: open the case and reply with its code and first step."""
+    """Open the case and reply with its code and first step."""
     intake = take_alert(data, actor=actor, place=place, services=services, reply=case_opened)
     if not intake.opened and not intake.duplicate:
         text = (

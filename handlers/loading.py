@@ -8,9 +8,10 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from bot.domain import lifecycle
-from bot.domain.case import CaseView, Place, disclose
+from bot.domain.case import CaseView, disclose
 from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.views import checklist_message
 from bot.outbox.queue import enqueue
 from bot.store.cases import case_view
@@ -35,7 +36,6 @@ def open_case_for_change(case: Case | None, code: str) -> Case:
 # The connector that answers a command posts its public reply at once; the dispatcher steps in
 # only when that has not happened within this grace.
 REPLY_GRACE = timedelta(seconds=5)
-DELIVERABLE = frozenset({"console", "slack", "matrix"})
 
 
 def card_reply(
@@ -53,7 +53,7 @@ def queued(
 ) -> Message:
     """The public message (about the case `case_code`, if any), also written to the outbox in
     the caller's transaction (for a place Tocsin can post to only)."""
-    if not message.public or place.platform not in DELIVERABLE:
+    if not message.public or not place.deliverable:
         return message
     key = enqueue(
         session=session,

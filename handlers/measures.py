@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
-from bot.domain.commands import CommandError, RecordMeasure
+from bot.domain.commands.forms import CommandError, RecordMeasure
+from bot.domain.commands.request import Command
 from bot.domain.lifecycle import StepStatus
 from bot.domain.measures import (
     ACTIVE_STATES,
@@ -24,15 +24,16 @@ from bot.store.changes import lock_case, record
 from bot.store.models import Case, ChecklistStep, Measure
 from handlers.context import Services
 from handlers.loading import card_reply, open_case_for_change
+from handlers.registry import handles
 
 FOLLOW_UP, REVIEW = "measure_follow_up", "measure_review"
 DATE_RANGE = timedelta(days=5 * 366)
 
 
-def record_measure(
-    change: RecordMeasure, *, actor: str, place: Place, services: Services
-) -> Message:
+@handles(RecordMeasure)
+def record_measure(change: RecordMeasure, request: Command, services: Services) -> Message:
     """`ua measure CODE BODY REF STATE [date] [review=date]`: record it and plan its follow-ups."""
+    actor, place = request.actor, request.place
     try:
         body = measure_body(change.body)
     except UnknownBodyError as error:

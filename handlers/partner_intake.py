@@ -3,49 +3,33 @@ posted to the partner's destinations, each under its own disclosure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.alert import Alert, AlertError, checked_alert
-from bot.domain.case import Place
-from bot.store import schedule
+from bot.domain.partners import TOO_DEEP, Accepted, AlertProblems, NoRoom, PartnerAccess
+from bot.domain.places import Place
+from bot.store import destinations
 from bot.store.cases import case_by_source
-from bot.store.models import Destination
-from bot.store.partners import PartnerAccess, opened_by
+from bot.store.db import unavailable_when_transient
+from bot.store.partners import find_partner, opened_by
 from handlers.context import Services
 from handlers.intake import take_alert
 
 MAX_KEY_CHARS = 200
-TOO_DEEP = "the body is nested too deeply for an alert: send it as /v1/openapi.json describes"
+MAX_NAME_CHARS = 63  # a partner's name is at most 63 characters, as in a header
 NO_ROOM = (
     "Tocsin is not in any chat room yet, so nobody would see this alert; nothing was stored. "
     "Ask the organisation running Tocsin to bind a room (ua bind), then send it again"
 )
 
 
-class NoRoom(Exception):
-    """No chat room is bound: a case opened now would reach nobody."""
-
-
-class AlertProblems(Exception):
-    """The alert is not valid: every problem, each naming its field."""
-
-    def __init__(self, problems: list[AlertError]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """What the partner is told: the case, whether this request opened it, and where it went."""
-
-    code: str
-    status: str  # opened | existing (the same key or source id before) | duplicate
-    destinations: list[str]
-
-    @property
-    def opened(self) -> bool:
-        return self.status == "opened"
+def find_partner_named(name: str, services: Services) -> PartnerAccess | None:
+    """The partner called `name`, revoked or not; None for no such partner (or a name no
+    partner can have). Unavailable when the database is briefly away."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        return None
+    with unavailable_when_transient(), services.transaction() as session:
+        return find_partner(session=session, name=name)
 
 
 def partner_alert(
@@ -54,7 +38,15 @@ def partner_alert(
     """Open the alert's case, or name the case the same key (or source id) opened before.
 
     Raises AlertProblems when the alert is not valid or its key was used for another alert,
-    and NoRoom when no chat room is bound (nobody would see the case)."""
+    NoRoom when no chat room is bound (nobody would see the case), and Unavailable when the
+    database is briefly away (nothing was stored)."""
+    with unavailable_when_transient():
+        return _take_partner_alert(data, partner, key, services)
+
+
+def _take_partner_alert(
+    data: Any, partner: PartnerAccess, key: str | None, services: Services
+) -> Accepted:
     alert = _valid(data, key, services)
     if key is not None:
         earlier = _keyed_case(alert, _source_id(partner.name, key), services)
@@ -129,17 +121,12 @@ def partner_places(partner: PartnerAccess, services: Services) -> list[Place]:
     with services.transaction() as session:
         for text in partner.destinations:
             platform, _, address = text.partition(":")
-            row = schedule.destination_for(session=session, place=Place(platform, address))
+            row = destinations.destination_for(session=session, place=Place(platform, address))
             if row is not None and row.bound_at is not None:
-                places.append(_place(row))
+                places.append(row.place)
         if not places:
-            fallback = schedule.lead_destination(session=session) or schedule.first_destination(
-                session=session
-            )
+            fallback = destinations.lead_destination(session=session)
+            fallback = fallback or destinations.first_destination(session=session)
             if fallback is not None:
-                places.append(_place(fallback))
+                places.append(fallback.place)
     return places
-
-
-def _place(row: Destination) -> Place:
-    return Place(row.platform, row.address, row.encrypted)

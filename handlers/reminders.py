@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
+from bot.domain.local_time import next_local_time, parse_time_of_day
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.playbook import ReminderPolicy
 from bot.domain.reminders import (
     OverdueStep,
@@ -20,10 +21,9 @@ from bot.domain.reminders import (
     next_reminder,
     reminder_message,
 )
-from bot.domain.schedule import next_local_time, parse_time_of_day
 from bot.domain.vocabulary import Severity
 from bot.outbox.queue import enqueue
-from bot.store import schedule as store
+from bot.store import destinations, due
 from bot.store.changes import record
 from bot.store.models import ChecklistStep, Destination
 from handlers.context import Services
@@ -58,9 +58,9 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
     started = started_at
     planned: list[tuple[datetime, Outgoing]] = []
     with services.transaction() as session:
-        lead_room = store.lead_destination(session=session)
-        team = lead_room or store.first_destination(session=session)
-        for row in store.due_steps(session=session, now=now):
+        lead_room = destinations.lead_destination(session=session)
+        team = lead_room or destinations.first_destination(session=session)
+        for row in due.due_steps(session=session, now=now):
             when = row.next_reminder_at or row.due_at
             row.next_reminder_at = next_reminder(now, Severity(row.case.severity), policy)
             kind = _kind(row, policy)
@@ -81,16 +81,16 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
                 detail={"n": row.n, "count": row.reminders_sent},
             )
             planned.append((when, Outgoing(place, message, row.case.code)))
-        for destination in store.due_digests(session=session, now=now):
+        for destination in due.due_digests(session=session, now=now):
             when = destination.next_digest_at or now
             message = build_digest(session, services, destination, now, late=when < started)
-            planned.append((when, Outgoing(_place(destination), message)))
+            planned.append((when, Outgoing(destination.place, message)))
             destination.next_digest_at = next_digest(destination, now)
-        for destination in store.due_weekly_reports(session=session, now=now):
+        for destination in due.due_weekly_reports(session=session, now=now):
             when = destination.next_weekly_report_at or now
             summary = weekly_summary(session, services, destination, now)
             message = marked_late(summary) if when < started else summary
-            planned.append((when, Outgoing(_place(destination), message)))
+            planned.append((when, Outgoing(destination.place, message)))
             destination.next_weekly_report_at = next_weekly_report(destination, now)
         due_order = [item for _, item in sorted(planned, key=lambda pair: pair[0])]
         for item in due_order:  # in the transaction that advanced them: never lost, never twice
@@ -107,7 +107,7 @@ def run_due(services: Services, now: datetime, *, started_at: datetime) -> list[
 def _kind(row: ChecklistStep, policy: ReminderPolicy) -> ReminderKind:
     kind = kind_of(row.reminders_sent, policy)
     owner = row.assignee or row.owner_role
-    if kind is ReminderKind.CASE_LEAD and owner == store.case_lead(row.case):
+    if kind is ReminderKind.CASE_LEAD and owner == due.case_lead(row.case):
         return ReminderKind.TEAM_LEAD  # the lead is the owner: escalate past them
     return kind
 
@@ -118,7 +118,7 @@ def _overdue(row: ChecklistStep, planned_at: datetime) -> OverdueStep:
         n=row.n,
         title=row.title,
         owner=row.assignee or row.owner_role,
-        lead=store.case_lead(row.case),
+        lead=due.case_lead(row.case),
         severity=Severity(row.case.severity),
         due_at=row.due_at,
         planned_at=planned_at,
@@ -136,19 +136,15 @@ def _place_for(
     """The case's own room; the team lead's for the last escalation; a team room for cases
     raised where Tocsin cannot post (the CLI, a partner's form) or whose room was unbound."""
     if kind is ReminderKind.TEAM_LEAD and lead_room is not None:
-        return _place(lead_room)
+        return lead_room.place
     origin = Place(row.case.origin_platform, row.case.origin_address)
-    if origin.platform == "console":
+    if origin.always_bound:
         return origin
-    if origin.platform in store.DELIVERABLE_PLATFORMS and store.is_bound(
+    if origin.deliverable and destinations.is_bound(
         session=session, platform=origin.platform, address=origin.address
     ):
         return origin
-    return _place(team) if team is not None else None
-
-
-def _place(destination: Destination) -> Place:
-    return Place(destination.platform, destination.address, destination.encrypted)
+    return team.place if team is not None else None
 
 
 def next_digest(destination: Destination, after: datetime) -> datetime | None:

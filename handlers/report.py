@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
-from bot.domain.commands import CommandError, ReportRequest, WeeklyReport
+from bot.domain.commands.forms import CommandError, ReportRequest, WeeklyReport
+from bot.domain.commands.request import Command
 from bot.domain.countries import UnknownCountryError
+from bot.domain.local_time import next_weekly_time, parse_time_of_day
 from bot.domain.messages import Message, Paragraph
 from bot.domain.report import (
     Report,
@@ -21,12 +22,12 @@ from bot.domain.report import (
     whole_periods,
 )
 from bot.domain.report_view import report_chart, report_message
-from bot.domain.schedule import next_weekly_time, parse_time_of_day
 from bot.store.db import read_only_session
 from bot.store.models import Destination
 from bot.store.report import gather_report
 from handlers.context import Services
 from handlers.digest import DEFAULT_DIGEST_TIME, ensure_destination
+from handlers.registry import handles
 
 # Enough bars to read a trend; more (weeks over years) is a table, not a chart.
 MAX_PERIODS = 400
@@ -95,25 +96,28 @@ def make_report(session: Session, services: Services, scope: Scope) -> Report:
     )
 
 
-def report_command(request: ReportRequest, *, services: Services) -> Message:
+@handles(ReportRequest)
+def report_command(asked: ReportRequest, request: Command, services: Services) -> Message:
     """`ua report …`: the report posted for the whole channel, with its chart unless asked."""
-    scope = resolve_scope(request, services)
+    scope = resolve_scope(asked, services)
     with read_only_session(services.sessions) as session:
         report = make_report(session, services, scope)
     where = services.country_name(scope.country) if scope.country else None
     return report_message(
-        report, where=where, chart=report_chart(report, where=where) if request.chart else None
+        report, where=where, chart=report_chart(report, where=where) if asked.chart else None
     )
 
 
-def weekly_command(request: WeeklyReport, *, place: Place, services: Services) -> Message:
+@handles(WeeklyReport)
+def weekly_command(switch: WeeklyReport, request: Command, services: Services) -> Message:
     """`ua report weekly on|off`: the summary of the week every Monday at the digest's time."""
+    place = request.place
     now = services.clock()
     with services.transaction() as session:
         destination = ensure_destination(session=session, place=place, services=services, now=now)
         if destination is None:
             raise CommandError("Weekly summaries go to chat channels and rooms.")
-        if not request.on:
+        if not switch.on:
             destination.next_weekly_report_at = None
             text = "No more weekly summaries here. Turn them on again with: ua report weekly on"
         else:

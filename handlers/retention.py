@@ -7,22 +7,26 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.domain.case import Place
-from bot.domain.commands import Purge
+from bot.domain.commands.forms import Purge
+from bot.domain.commands.request import Command
 from bot.domain.messages import Message, Paragraph
+from bot.domain.places import Place
 from bot.store.cases import get_case
 from bot.store.changes import record
 from bot.store.erasure import erase_case, expired_cases, wipe_free_space
 from handlers.context import Services
 from handlers.loading import found, queued
+from handlers.registry import handles
 
 log = logging.getLogger(__name__)
 
 RETENTION_ACTOR = "tocsin (retention)"
 
 
-def purge(command: Purge, *, actor: str, place: Place, services: Services) -> Message:
+@handles(Purge)
+def purge(command: Purge, request: Command, services: Services) -> Message:
     """`ua purge CODE`: say what it would erase; `ua purge CODE confirm`: erase it."""
+    actor, place = request.actor, request.place
     if not command.confirmed:
         return _said(
             f"This erases for good the defender's name, organisation and gender, the summary, "

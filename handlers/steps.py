@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain import lifecycle
-from bot.domain.case import Disclosure, Place
-from bot.domain.commands import StepChange
+from bot.domain.case import Disclosure
+from bot.domain.commands.forms import StepChange
+from bot.domain.commands.request import Command
 from bot.domain.lifecycle import StepState, TransitionError
 from bot.domain.messages import Message
 from bot.domain.playbook import TARGET_SEPARATOR
@@ -16,10 +17,13 @@ from bot.store.models import Case, ChecklistStep
 from handlers.context import Services
 from handlers.loading import card_reply, open_case_for_change
 from handlers.measures import follow_up_done
+from handlers.registry import handles
 
 
-def change_step(change: StepChange, *, actor: str, place: Place, services: Services) -> Message:
+@handles(StepChange)
+def change_step(change: StepChange, request: Command, services: Services) -> Message:
     """Apply one step command and answer with the updated checklist."""
+    actor, place = request.actor, request.place
     now = services.clock()
     with services.transaction() as session:
         case = open_case_for_change(lock_case(session=session, code=change.code), change.code)

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.access import principal
-from bot.domain.case import Place
+from bot.domain.commands.request import Command
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.outbox.queue import mark_sent, row_id
@@ -20,8 +21,8 @@ from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import upgrade_to_head
 from bot.store.models import AuditEvent, Case, CaseCounter, Destination, OutboxMessage
 from bot.store.sealing import generate_key, has_keys, use_keys
+from handlers.commands import handle
 from handlers.context import Services
-from handlers.dispatch import Command, handle
 
 
 def fresh_services(

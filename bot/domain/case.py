@@ -21,38 +21,6 @@ class Disclosure(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
-    """Where a command came from or a message goes: a channel, a room, the console."""
-
-    platform: str
-    address: str
-    encrypted: bool = False
-
-    @property
-    def may_see_names(self) -> bool:
-        """Only the console and end-to-end-encrypted Matrix rooms may ever be set to `full`."""
-        return self.platform == "console" or (self.platform == "matrix" and self.encrypted)
-
-    @property
-    def default_disclosure(self) -> Disclosure:
-        """The level of a place nobody has set: standard at the console (its output may end up
-        in a platform's logs) and in an encrypted room, minimal everywhere else (Slack,
-        unencrypted rooms)."""
-        return Disclosure.STANDARD if self.may_see_names else Disclosure.MINIMAL
-
-    def disclosure(self, chosen: Disclosure | None) -> Disclosure:
-        """The level in force: the one chosen for the place, else its default, and never
-        `full` where names may not go (a room's encryption is checked at each use)."""
-        level = chosen or self.default_disclosure
-        if level is Disclosure.FULL and not self.may_see_names:
-            return Disclosure.STANDARD
-        return level
-
-    def __str__(self) -> str:
-        return f"{self.platform}:{self.address}"
-
-
-@dataclass(frozen=True, slots=True)
 class TargetView:
     """A target as stored on a case."""
 

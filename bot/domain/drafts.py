@@ -12,7 +12,7 @@ from babel import Locale
 from babel.dates import format_date
 
 from bot.domain.case import CaseView, Disclosure, StepView, TargetView
-from bot.domain.commands import CommandError
+from bot.domain.commands.forms import CommandError
 from bot.domain.directory import EMBASSY, Directory
 from bot.domain.vocabulary import LIFE_OR_INTEGRITY_THREATS, Threat
 from bot.domain.world import Institution, TargetCategory, World

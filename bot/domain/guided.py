@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.alert import AlertError, parse_alert
-from bot.domain.commands import CommandError, parse_alert_words, split_words
+from bot.domain.commands.alert_words import parse_alert_words
+from bot.domain.commands.forms import CommandError
+from bot.domain.commands.words import split_words
 from bot.domain.countries import CountryIndex
 from bot.domain.text import clean
 from bot.domain.vocabulary import Profile, Threat

@@ -12,6 +12,8 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from bot.domain.alert import AlertError
+
 VERSION = "v1"
 WINDOW_S = 300  # a signed request is good for five minutes either side of now
 MAX_BODY_BYTES = 64 * 1024
@@ -19,6 +21,43 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_TIMESTAMP_DIGITS = 12
 DEFAULT_RATE_PER_MINUTE = 60
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TOO_DEEP = "the body is nested too deeply for an alert: send it as /v1/openapi.json describes"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerAccess:
+    """What a request from a partner is checked against."""
+
+    name: str
+    secret: str = field(repr=False)  # never in a log line or a traceback's locals
+    destinations: tuple[str, ...]
+    rate_per_minute: int
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the partner is told: the case, whether this request opened it, and where it went."""
+
+    code: str
+    status: str  # opened | existing (the same key or source id before) | duplicate
+    destinations: list[str]
+
+    @property
+    def opened(self) -> bool:
+        return self.status == "opened"
+
+
+class AlertProblems(Exception):
+    """The alert is not valid: every problem, each naming its field."""
+
+    def __init__(self, problems: list[AlertError]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class NoRoom(Exception):
+    """No chat room is bound: a case opened now would reach nobody."""
 
 
 def valid_name(name: str) -> bool:

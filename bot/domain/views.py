@@ -6,7 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.domain.case import FREE_TEXT_DETAILS, CaseView, Disclosure, StepView, TargetView
-from bot.domain.commands import USAGE
+from bot.domain.commands.alert_words import USAGE_NEW
 from bot.domain.messages import (
     Block,
     Bullets,
@@ -53,7 +53,7 @@ def case_list(cases: list[CaseView], include_closed: bool) -> Message:
     """`ua list`: one line a case, newest first."""
     if not cases:
         none = "No cases yet." if include_closed else "No open cases."
-        return Message(fallback=none, blocks=(Paragraph(none + " Open one with: " + USAGE["new"]),))
+        return Message(fallback=none, blocks=(Paragraph(none + " Open one with: " + USAGE_NEW),))
     title = "All cases" if include_closed else "Open cases"
     items = tuple(
         f"{c.code}  {c.severity.upper():8}  {c.country_name}  {', '.join(_words(c.threats))}"
@@ -237,62 +237,6 @@ def _when(moment: datetime, tz: tzinfo) -> str:
 
 def _words(terms: tuple[str, ...]) -> list[str]:
     return [term.replace("_", " ") for term in terms]
-
-
-_HELP = {
-    "new": "Open a case. Keys: country, threats, profiles, summary, occurred_on, severity, "
-    "defender, organisation, gender, work (their human rights work), place, domestic_actions, "
-    "earlier_incidents, perpetrators, company, home_country, financiers, consent, "
-    "separate (yes: open it even if it looks like a case of the last 24 hours). "
-    "Lists are comma-separated; quote values with spaces.",
-    "route": "Show whom to engage and why for an alert, without opening a case (same keys as new).",
-    "list": "List open cases; 'ua list all' lists closed ones too.",
-    "show": "Show a case: facts, targets (T1, T2 …) with reasons, checklist with steps 1, 2 ….",
-    "claim": "Take a step yourself.",
-    "assign": "Give a step to someone.",
-    "done": "Mark a step done, with an optional note.",
-    "skip": "Skip a step; say why.",
-    "snooze": "Push a step's due time back (5s, 30m, 4h, 2d, 1w).",
-    "note": "Add a note to the case's log.",
-    "consent": "Record the defender's consent per use; steps waiting for it open.",
-    "reply": "Record what a target (T1, T2 … in ua show) answered.",
-    "close": "Close the case with its outcome.",
-    "reopen": "Open a closed case again.",
-    "log": "Every change to the case: who, when, what, from where.",
-    "measure": "Record a precautionary (IACHR), provisional (IACtHR, ACHPR) or interim (UN) "
-    "measure's state; follow-up steps follow on the playbook's cadence.",
-    "digest": "Post the daily digest here now, or set this room's daily digest time and zone.",
-    "leads": "Make this room the team leads' room: escalations past the case lead come here.",
-    "report": "Counts of cases, response times, targets and measures for a period, with a "
-    "chart (counts under 3 shown as <3); 'weekly on' posts the week's summary every Monday.",
-    "bind": "Admins: let Tocsin act in this channel or room, for a team. Unbound places get "
-    "only a line saying how to bind them.",
-    "unbind": "Admins: Tocsin stops acting here; cases stay, their reminders go to the leads room.",
-    "disclosure": "Show how much of a case this place sees; admins set minimal (no names, "
-    "summary or notes), standard (adds the summary and notes) or full (adds names: only in an "
-    "end-to-end-encrypted room or the console).",
-    "role": "Show who holds which role here; admins give a role: observer (reads), responder "
-    "(works cases), lead (also consent, close, reopen, digest time), admin (also bind, roles, "
-    "disclosure, purge). 'everyone' sets the role of members without one (default responder).",
-    "purge": "Admins: erase a case's name, organisation, summary, notes and replies now, keeping "
-    "its anonymous numbers. Asks for confirmation.",
-    "draft": "A draft letter for the institutions step N names (UN mandates, the IACHR, an "
-    "embassy, a fund), in English, Spanish, French or Portuguese. Names only with consent and "
-    "where this place may see them; Tocsin never sends it: send it, then ua done CODE N sent.",
-    "facts": "Record what a UN submission asks for, learnt after opening: where it happened, "
-    "the defender's human rights work, actions taken domestically, earlier incidents, the date.",
-    "help": "Show this help, or the help of one command.",
-}
-
-
-def help_message(topic: str | None) -> Message:
-    """`ua help [command]`."""
-    if topic is not None and topic in _HELP:
-        text = f"{USAGE[topic]}\n{_HELP[topic]}"
-        return Message(fallback=text, blocks=(Paragraph(USAGE[topic]), Note(_HELP[topic])))
-    items = tuple(f"{USAGE[verb]} — {_HELP[verb]}" for verb in USAGE)
-    lead = "Tocsin commands:" if topic is None else f"No command '{topic}'. Tocsin commands:"
-    return Message(fallback=lead, blocks=(Heading(lead), Bullets(items)))
 
 
 _CATEGORY_TITLES = {

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.outbox import posted, queue
 from bot.outbox.queue import Claimed
 

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
-from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.wire import message_from_json, message_to_json
 from bot.store.models import OutboxMessage
 
@@ -294,6 +294,5 @@ def _heads() -> Select[Any]:
 
 
 def _claimed(row: OutboxMessage) -> Claimed:
-    place = Place(row.platform, row.address, row.encrypted)
     maybe_sent = row.claimed_until is not None
-    return Claimed(row.id, place, message_from_json(row.payload), row.attempts, maybe_sent)
+    return Claimed(row.id, row.place, message_from_json(row.payload), row.attempts, maybe_sent)

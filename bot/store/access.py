@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.access import EVERYONE
-from bot.domain.case import Place
+from bot.domain.places import Place
+from bot.store.destinations import destination_for
 from bot.store.models import Destination, DestinationRole
-from bot.store.schedule import destination_for
 
 
 def bound_destination(*, session: Session, place: Place) -> Destination | None:

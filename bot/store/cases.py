@@ -10,9 +10,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from bot.domain.alert import Alert
-from bot.domain.case import CaseView, Place, StepView, TargetView
-from bot.domain.commands import format_case_code
+from bot.domain.case import CaseView, StepView, TargetView
+from bot.domain.commands.words import format_case_code
 from bot.domain.duplicates import Recent
+from bot.domain.places import Place
 from bot.domain.triage import Triage
 from bot.store.models import (
     AuditEvent,

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
 from bot.domain.lifecycle import CaseState, StepState, StepStatus
+from bot.domain.places import Place
 from bot.store.cases import get_case
 from bot.store.models import AuditEvent, Case, ChecklistStep
 

@@ -15,6 +15,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import Unavailable
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # How long a command waits for a database that is locked or restarting before it gives up.
@@ -110,6 +112,18 @@ def is_transient(error: BaseException) -> bool:
         text = str(error.orig).lower()
         return "locked" in text or "busy" in text
     return True
+
+
+@contextmanager
+def unavailable_when_transient() -> Iterator[None]:
+    """Turn a database error that may pass by itself into `Unavailable`, for a caller that
+    tells its client to come back (an HTTP 503) rather than failing."""
+    try:
+        yield
+    except DBAPIError as error:
+        if is_transient(error):
+            raise Unavailable(type(error.orig).__name__) from error
+        raise
 
 
 def patiently(work: Callable[[], T], *, patience_s: float = PATIENCE_S) -> T:

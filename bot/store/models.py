@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.places import Place
 from bot.store.sealing import SealedJSON, SealedText
 from bot.store.types import UTCDateTime
 
@@ -257,6 +258,11 @@ class Destination(Base):
         back_populates="destination", cascade="all, delete-orphan"
     )
 
+    @property
+    def place(self) -> Place:
+        """The channel or room this destination is."""
+        return Place(self.platform, self.address, self.encrypted)
+
 
 class DestinationRole(Base):
     """One person's role in one destination (`*`: everyone without a role of their own)."""
@@ -376,3 +382,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+    @property
+    def place(self) -> Place:
+        """Where the message goes."""
+        return Place(self.platform, self.address, self.encrypted)

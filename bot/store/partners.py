@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.alert import Alert
+from bot.domain.partners import PartnerAccess
 from bot.store.models import Case, Partner
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerAccess:
-    """What a request from a partner is checked against."""
-
-    name: str
-    secret: str = field(repr=False)  # never in a log line or a traceback's locals
-    destinations: tuple[str, ...]
-    rate_per_minute: int
-    revoked: bool
 
 
 def find_partner(*, session: Session, name: str) -> PartnerAccess | None:

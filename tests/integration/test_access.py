@@ -9,13 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.cli_audit import audit_lines
+from bot.cli.audit import audit_lines
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
+from bot.connectors.matrix.people import MATRIX_PEOPLE
+from bot.connectors.slack.people import SLACK_PEOPLE
+from bot.domain.commands.request import NO_MENTIONS, Command, People
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.store.models import AuditEvent, Case, Destination, DestinationRole
+from handlers.commands import handle
 from handlers.context import Services
-from handlers.dispatch import Command, handle
 from handlers.reminders import run_due
 from tests.conftest import FrozenClock
 
@@ -24,6 +27,7 @@ CHANNEL = Place("slack", "C100")
 SECRET_ROOM = Place("matrix", "!secret:example.org", encrypted=True)
 PLAIN_ROOM = Place("matrix", "!plain:example.org", encrypted=False)
 NAME = "Bea Fictional-Access"
+PEOPLE: dict[str, People] = {"slack": SLACK_PEOPLE, "matrix": MATRIX_PEOPLE}
 NEW = (
     "new country=GT threats=death_threat profiles=land "
     f'summary="threatened after the land hearing" defender="{NAME}" organisation="Tierra Ejemplo"'
@@ -36,7 +40,9 @@ def team(services: Services) -> Services:
 
 
 def say(services: Services, place: Place, text: str, actor: str = ADMIN) -> Message:
-    return handle(Command(actor=actor, place=place, text=text), services)
+    """The command as the place's connector hands it over, naming people its way."""
+    people = PEOPLE.get(place.platform, NO_MENTIONS)
+    return handle(Command(actor=actor, place=place, text=text, people=people), services)
 
 
 def text_of(message: Message) -> str:

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.store.models import AuditEvent, Case, ChecklistStep, Destination
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from tests.conftest import FrozenClock
 
 ROOM = Place(platform="console", address="test-room")

@@ -6,13 +6,14 @@ import io
 
 import pytest
 
+from bot.app import connector_kit
 from bot.connectors.console.connector import ConsoleConnector
 from handlers.context import Services
 
 
 async def converse(services: Services, *lines: str) -> str:
     stdin, stdout = io.StringIO("".join(f"{line}\n" for line in lines)), io.StringIO()
-    await ConsoleConnector(services, stdin=stdin, stdout=stdout).run()
+    await ConsoleConnector(connector_kit(services), stdin=stdin, stdout=stdout).run()
     return stdout.getvalue()
 
 

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, Text, select
 from sqlalchemy.orm import Session
 
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.data_keys import reseal, sealed_columns
 from bot.store.models import Case, Defender
 from bot.store.sealing import generate_key, is_sealed, use_keys
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from handlers.intake import open_case_from_alert
 from tests.conftest import POSTGRES_URL, TEST_DATA_KEY, isolated_environment
 from tests.factories import (

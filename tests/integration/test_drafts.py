@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.store.models import AuditEvent, ChecklistStep, Target
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from tests.conftest import isolated_environment
 from tests.factories import bind_place
 

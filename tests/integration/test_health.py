@@ -9,9 +9,10 @@ import aiohttp
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from bot.domain.case import Place
+from bot.app import readiness
+from bot.connectors.http import HttpServer
 from bot.domain.messages import Message
-from bot.http import HttpServer, readiness
+from bot.domain.places import Place
 from bot.outbox import queue
 from handlers.context import Services
 from tests.conftest import FrozenClock

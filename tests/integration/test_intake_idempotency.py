@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.models import Case
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from handlers.intake import new_case, take_alert
 from tests.conftest import FrozenClock
 from tests.factories import committing_services, remove_committed_cases

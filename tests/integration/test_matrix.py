@@ -23,10 +23,10 @@ from nio import MegolmEvent, MemoryDownloadResponse, RoomKeyRequest
 from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import Engine, func, select
 
-from bot.app import Background
+from bot.app import Background, connector_kit
 from bot.connectors.matrix.connector import TIMELINE_LIMIT, MatrixConnector
 from bot.connectors.matrix.devices import fingerprint
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.outbox import queue
@@ -94,7 +94,9 @@ class Team:
         return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
     async def start_bot(self, **overrides: object) -> MatrixConnector:
-        bot = MatrixConnector(self.settings(**overrides), self.services, max_retry_wait_s=0.5)
+        bot = MatrixConnector(
+            self.settings(**overrides), connector_kit(self.services), max_retry_wait_s=0.5
+        )
         await bot.start()
         self.bots.append(bot)
         return bot

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from bot.connectors.contract import DeliveryFailed
 from bot.domain.access import principal
-from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.wire import message_from_json
 from bot.domain.world import World
@@ -24,8 +24,8 @@ from bot.outbox import queue
 from bot.outbox.dispatcher import Connectors, Dispatcher
 from bot.outbox.ledger import Ledger
 from bot.store.models import OutboxMessage
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from tests.conftest import OPENED_AT, FrozenClock
 from tests.factories import TEST_ADMIN, bind_place, committing_services, fresh_services
 from tests.integration.test_cli import tocsin

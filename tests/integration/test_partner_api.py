@@ -17,14 +17,15 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.api.openapi import openapi_document
-from bot.api.partners import ALERTS_PATH, OPENAPI_PATH, PartnerApi
+from bot.app import connector_kit
+from bot.connectors.http import HttpServer
 from bot.connectors.slack.connector import SlackConnector
-from bot.domain.case import Place
+from bot.connectors.webhook.connector import ALERTS_PATH, OPENAPI_PATH, WebhookConnector
+from bot.connectors.webhook.openapi import openapi_document
 from bot.domain.partners import signature
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
-from bot.http import HttpServer
 from bot.outbox.dispatcher import Connectors, Dispatcher
 from bot.store.db import create_database_engine, session_factory
 from bot.store.erasure import erase_case
@@ -119,7 +120,7 @@ async def api(services: Services, emulator: SlackEmulator) -> AsyncIterator[Api]
     """Tocsin's HTTP server with the partner routes, Slack and the outbox dispatcher."""
     port = free_port()
     http = HttpServer("127.0.0.1", port)
-    PartnerApi(services).install(http.application)
+    WebhookConnector(connector_kit(services)).install(http.application)
     settings = Settings(
         _env_file=None,
         slack_bot_token=emulator.bot_token,
@@ -127,7 +128,7 @@ async def api(services: Services, emulator: SlackEmulator) -> AsyncIterator[Api]
         tocsin_admins=["slack:U0ADMIN"],
         slack_api_url=emulator.api_url,
     )
-    slack = SlackConnector(settings, services)
+    slack = SlackConnector(settings, connector_kit(services))
     connectors = Connectors()
     connectors.register("slack", slack)
     dispatcher = Dispatcher(services, connectors)
@@ -248,8 +249,11 @@ async def test_the_openapi_document_is_served_and_kept_in_the_repository(api: Ap
     async with aiohttp.ClientSession() as http, http.get(api.url + OPENAPI_PATH) as response:
         served = await response.json()
     assert served == openapi_document()
-    kept = json.loads((ROOT / "bot" / "api" / "openapi.json").read_text())
-    assert kept == served, "regenerate it: python -m bot.api.openapi > bot/api/openapi.json"
+    kept = json.loads((ROOT / "bot" / "connectors" / "webhook" / "openapi.json").read_text())
+    assert kept == served, (
+        "regenerate it: python -m bot.connectors.webhook.openapi "
+        "> bot/connectors/webhook/openapi.json"
+    )
     assert served["openapi"] == "3.1.0"
     assert set(served["paths"][ALERTS_PATH]["post"]["responses"]) >= {
         "200",
@@ -267,7 +271,7 @@ async def partner_routes(services: Services, emulator: SlackEmulator) -> AsyncIt
     """Only the partner routes, on these services (no Slack, no dispatcher)."""
     port = free_port()
     http = HttpServer("127.0.0.1", port)
-    PartnerApi(services).install(http.application)
+    WebhookConnector(connector_kit(services)).install(http.application)
     await http.start()
     try:
         yield Api(f"http://127.0.0.1:{port}", emulator)

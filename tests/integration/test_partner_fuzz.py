@@ -32,9 +32,10 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 
-from bot.api.openapi import SIGNING_HEADERS, openapi_document
-from bot.api.partners import PartnerApi
-from bot.domain.case import Place
+from bot.app import connector_kit
+from bot.connectors.webhook.connector import WebhookConnector
+from bot.connectors.webhook.openapi import SIGNING_HEADERS, openapi_document
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.partners import add_partner
@@ -88,7 +89,7 @@ class ServerThread:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         application = web.Application()
-        PartnerApi(self._services).install(application)
+        WebhookConnector(connector_kit(self._services)).install(application)
         self._runner = web.AppRunner(application)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -17,16 +17,18 @@ from sqlalchemy.orm import Session
 
 import handlers.report as report_handlers
 from bot.cli import main
-from bot.domain.case import Place
+from bot.connectors.matrix.people import MATRIX_PEOPLE
+from bot.domain.commands.request import NO_MENTIONS, Command
 from bot.domain.messages import Chart, Group, Message, charts_of
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.report import SUPPRESSED, Report, ReportData, Scope
 from bot.domain.world import World
 from bot.store.db import create_database_engine, session_factory
 from bot.store.migrate import alembic_config, upgrade_to_head
 from bot.store.models import Case, ChecklistStep, Destination, OutboxMessage, Target
+from handlers.commands import handle
 from handlers.context import Services
-from handlers.dispatch import Command, handle
 from handlers.reminders import run_due
 from handlers.report import make_report, weekly_summary
 from tests.conftest import OPENED_AT, FrozenClock
@@ -47,7 +49,9 @@ CASES = [
 
 
 def run(services: Services, text: str, place: Place = CONSOLE, actor: str = "ana") -> Message:
-    reply = handle(Command(actor=actor, place=place, text=text), services)
+    # As the place's connector hands the command over, naming people its way.
+    people = MATRIX_PEOPLE if place.platform == "matrix" else NO_MENTIONS
+    reply = handle(Command(actor=actor, place=place, text=text, people=people), services)
     assert not reply.is_error, reply.fallback
     return reply
 

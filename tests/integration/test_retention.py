@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, Text, select
 
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.models import Case, ChecklistStep, Defender, OutboxMessage, Target
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from handlers.reminders import run_due
 from handlers.retention import erase_expired
 from tests.conftest import POSTGRES_URL, FrozenClock

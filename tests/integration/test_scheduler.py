@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
-from bot.domain.commands import NewCase, parse_command, strip_prefix
+from bot.domain.commands.forms import NewCase
+from bot.domain.commands.table import parse_command
+from bot.domain.commands.words import strip_prefix
+from bot.domain.places import Place
 from bot.store.db import create_database_engine
+from bot.store.due import next_wakeup
 from bot.store.leader import LeaderLock
 from bot.store.models import Destination
-from bot.store.schedule import next_wakeup
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from handlers.intake import open_case_from_alert
 from handlers.reminders import run_due
 from tests.conftest import OPENED_AT, POSTGRES_URL, FrozenClock, fresh_postgres_schema

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import insert
 
 from bot.app import Background
-from bot.domain.case import Place
 from bot.domain.messages import Message
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.outbox.dispatcher import Connectors
 from bot.store.leader import LeaderLock
 from bot.store.models import Case, ChecklistStep
+from handlers.commands import handle_line
 from handlers.context import Services
-from handlers.dispatch import handle_line
 from tests.factories import case_row, fresh_services, step_row
 
 ROOM = Place("console", "room")

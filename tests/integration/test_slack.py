@@ -19,10 +19,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.connectors.slack.connector import DELIVERY_EVENT, EVENTS_PATH, SlackConnector
-from bot.domain.case import Place
+from bot.app import connector_kit
+from bot.connectors.slack.connector import EVENTS_PATH, SlackConnector
+from bot.connectors.slack.posting import DELIVERY_EVENT
 from bot.domain.messages import Chart, Message, Panel, Series
 from bot.domain.partners import signature
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.errors import StartupError
@@ -63,7 +65,7 @@ async def http_mode(
         tocsin_http_host="127.0.0.1",
         tocsin_http_port=free_port(),
     )
-    async with running(SlackConnector(settings, services), services) as connector:
+    async with running(SlackConnector(settings, connector_kit(services)), services) as connector:
         yield connector, f"http://127.0.0.1:{settings.tocsin_http_port}{EVENTS_PATH}"
 
 
@@ -253,7 +255,7 @@ async def test_socket_mode_acks_the_command_and_posts_the_card(
         slack_api_url=emulator.api_url,
         tocsin_admins=ADMINS,
     )
-    async with running(SlackConnector(settings, services), services):
+    async with running(SlackConnector(settings, connector_kit(services)), services):
         await emulator.connected()
         envelope = await emulator.push("slash_commands", slash_command(NEW))
         assert await emulator.acked(envelope) < 3
@@ -575,7 +577,7 @@ async def driver(
         settings = Settings(**common, slack_app_token=emulator.app_token)  # type: ignore[arg-type]
     else:
         settings = Settings(**common, slack_signing_secret=SECRET, tocsin_http_port=free_port())  # type: ignore[arg-type]
-    async with running(SlackConnector(settings, services), services):
+    async with running(SlackConnector(settings, connector_kit(services)), services):
         if request.param == "socket":
             await emulator.connected()
             yield Driver(emulator, None)
@@ -666,7 +668,7 @@ async def test_a_refused_token_or_a_taken_port_stops_startup_with_what_to_fix(
         tocsin_admins=ADMINS,
     )
     with pytest.raises(StartupError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
-        await SlackConnector(wrong, services).start()
+        await SlackConnector(wrong, connector_kit(services)).start()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -679,7 +681,7 @@ async def test_a_refused_token_or_a_taken_port_stops_startup_with_what_to_fix(
             tocsin_admins=ADMINS,
             tocsin_http_port=port,
         )
-        connector = SlackConnector(busy, services)
+        connector = SlackConnector(busy, connector_kit(services))
         with pytest.raises(StartupError, match="set TOCSIN_HTTP_PORT to a free port"):
             await connector.start()
         await connector.stop()

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 
-from bot.domain.case import Place
+from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
 from bot.store.db import session_factory

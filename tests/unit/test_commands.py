@@ -6,17 +6,9 @@ import re
 
 import pytest
 
-from bot.domain.commands import (
-    CaseChange,
-    CommandError,
-    Help,
-    ListCases,
-    NewCase,
-    ShowCase,
-    normalise_case_code,
-    parse_command,
-    strip_prefix,
-)
+from bot.domain.commands.forms import CaseChange, CommandError, Help, ListCases, NewCase, ShowCase
+from bot.domain.commands.table import parse_command
+from bot.domain.commands.words import normalise_case_code, strip_prefix
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from bot.connectors.matrix import render
 from bot.connectors.slack.blocks import to_blocks
 from bot.domain.alert import AlertError, parse_alert
-from bot.domain.commands import CommandError, parse_command
+from bot.domain.commands.forms import CommandError
+from bot.domain.commands.table import parse_command
 from bot.domain.countries import CountryIndex
 from bot.domain.messages import Bullets, Fields, Heading, Message, Paragraph
 from bot.domain.text import clean

@@ -8,10 +8,8 @@ from dataclasses import asdict
 
 import pytest
 
-from bot.api.openapi import AlertAccepted
-from bot.domain.partners import signature, signature_problem
-from bot.store.partners import PartnerAccess
-from handlers.partner_intake import Accepted
+from bot.connectors.webhook.openapi import AlertAccepted
+from bot.domain.partners import Accepted, PartnerAccess, signature, signature_problem
 
 SECRET = "fictional-partner-secret-for-tests-only"
 BODY = b'{"country": "HN"}'

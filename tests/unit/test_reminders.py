@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.digest import DigestInput, DigestStep, digest_message
+from bot.domain.local_time import TimeOfDayError, next_local_time, parse_time_of_day
 from bot.domain.playbook import ReminderPolicy
 from bot.domain.reminders import OverdueStep, ReminderKind, kind_of, next_reminder, reminder_message
-from bot.domain.schedule import TimeOfDayError, next_local_time, parse_time_of_day
 from bot.domain.vocabulary import Severity
 
 POLICY = ReminderPolicy.model_validate(

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.charts import PNG_SIGNATURE, png_size, render_png
-from bot.domain.commands import CommandError, ReportRequest, WeeklyReport, parse_command
+from bot.domain.commands.forms import CommandError, ReportRequest, WeeklyReport
+from bot.domain.commands.table import parse_command
 from bot.domain.messages import Chart, Group, Heading, Note
 from bot.domain.report import (
     SUPPRESSED,
@@ -31,9 +31,10 @@ from bot.domain.report import (
     shown,
     whole_periods,
 )
+from bot.domain.report_chart import PNG_SIGNATURE, png_size, render_png
+from bot.domain.report_export import BOM, COLUMNS, report_csv, report_json
 from bot.domain.report_view import report_chart, report_message
 from bot.domain.wire import message_from_json, message_to_json
-from bot.report_export import BOM, COLUMNS, report_csv, report_json
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 NAMES = {"HN": "Honduras", "GT": "Guatemala", "CO": "Colombia"}

@@ -7,8 +7,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.case import CaseView, StepView, TargetView
+from bot.domain.commands.table import help_message
 from bot.domain.messages import Message
-from bot.domain.views import case_opened, help_message
+from bot.domain.views import case_opened
 from bot.domain.wire import message_from_json, message_to_json
 from bot.outbox.dispatcher import LONGEST_RETRY, retry_delay
 

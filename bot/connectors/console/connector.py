@@ -9,11 +9,11 @@ import threading
 from typing import TextIO
 
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
+from bot.connectors.contract import ConnectorKit
+from bot.domain.commands.request import Command
+from bot.domain.commands.words import strip_prefix
 from bot.domain.messages import Message
-from bot.outbox.ledger import Ledger
-from handlers.context import Services
-from handlers.dispatch import handle_line
+from bot.domain.places import Place
 
 CONSOLE = Place(platform="console", address="stdin")
 _QUIT = {"quit", "exit", r"\q"}
@@ -22,9 +22,9 @@ _QUIT = {"quit", "exit", r"\q"}
 class ConsoleConnector:
     """A terminal or a pipe as a Tocsin surface, for trying Tocsin and for scripts."""
 
-    def __init__(self, services: Services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
-        self._services = services
-        self._posted = Ledger(services)
+    def __init__(self, kit: ConnectorKit, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+        self._commands = kit.commands
+        self._posted = kit.ledger
         self._stdin = stdin
         self._stdout = stdout
         self._actor = f"console:{_user_name()}"
@@ -59,12 +59,12 @@ class ConsoleConnector:
     async def _answer(self, line: str) -> None:
         if not line.strip() or line.lstrip().startswith("#"):
             return
-        reply = await asyncio.to_thread(
-            handle_line, line, actor=self._actor, place=CONSOLE, services=self._services
-        )
-        if reply is None:
+        words = strip_prefix(line)
+        if words is None:
             self._print("! Commands start with 'ua'. Try: ua help")
             return
+        command = Command(actor=self._actor, place=CONSOLE, text=words)
+        reply = await asyncio.to_thread(self._commands.handle, command)
         if reply.outbox_key is not None:  # printed here: the dispatcher must not print it again
             await self._posted.remember(CONSOLE, reply.outbox_key, reply.outbox_key)
         self._print(render_text(reply))

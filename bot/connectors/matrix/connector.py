@@ -26,25 +26,23 @@ from nio import (
     ToDeviceMessage,
 )
 
-from bot.connectors.contract import DeliveryFailed
+from bot.connectors.contract import ConnectorKit, DeliveryFailed
 from bot.connectors.matrix import credentials
 from bot.connectors.matrix.devices import Asker, DeviceRegistry
 from bot.connectors.matrix.login import log_in, secure_store
+from bot.connectors.matrix.people import MATRIX_PEOPLE
 from bot.connectors.matrix.policy import is_allowed
 from bot.connectors.matrix.posting import Earlier, PostingError, Queued, RateLimited, RoomPoster
 from bot.domain import guided
 from bot.domain.access import Role
-from bot.domain.case import Disclosure, Place
-from bot.domain.commands import strip_prefix
+from bot.domain.case import Disclosure
+from bot.domain.commands.request import Command
+from bot.domain.commands.words import strip_prefix
 from bot.domain.messages import Message, Paragraph, error_message
+from bot.domain.places import Place
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
-from bot.outbox.ledger import Ledger
 from config.settings import Settings
-from handlers.access import is_bound
-from handlers.admin import audit_place_change
-from handlers.context import Services
-from handlers.dispatch import Command, handle, handle_new_alert, may_start
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +68,11 @@ class MatrixConnector:
     """One Matrix account: answers `!ua` in the rooms it was invited to, posts Tocsin's messages."""
 
     def __init__(
-        self, settings: Settings, services: Services, *, max_retry_wait_s: float = 30.0
+        self, settings: Settings, kit: ConnectorKit, *, max_retry_wait_s: float = 30.0
     ) -> None:
         assert settings.matrix_homeserver and settings.matrix_user_id
         self._settings = settings
-        self._services = services
+        self._commands = kit.commands
         self._store = settings.matrix_store_path
         self._allowed = tuple(settings.matrix_allowed_inviters)
         secure_store(self._store)
@@ -93,9 +91,11 @@ class MatrixConnector:
         self.devices = DeviceRegistry(
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
-        self._posted = Ledger(services)
+        self._posted = kit.ledger
         self.synced_at = float("-inf")
-        self._poster = RoomPoster(self.client, self.devices, services, max_pause_s=max_retry_wait_s)
+        self._poster = RoomPoster(
+            self.client, self.devices, kit.ledger, max_pause_s=max_retry_wait_s
+        )
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
         self._joined_at: dict[str, int] = {}
         self._seen: deque[str] = deque(maxlen=SEEN_EVENTS)
@@ -343,9 +343,7 @@ class MatrixConnector:
             asker = Asker(event.sender, self.devices.sending_device(event.sender, event.sender_key))
             reply = await self.devices.command(words, room=room, asker=asker)
             if _needed(words) is Role.ADMIN and not reply.is_error:
-                await asyncio.to_thread(
-                    audit_place_change, self._services, event.sender, place, words
-                )
+                await asyncio.to_thread(self._commands.audit, event.sender, place, words)
             self._reply(place, reply, event)
         else:
             await self._run(event.sender, place, words, event)
@@ -435,21 +433,21 @@ class MatrixConnector:
         """Tell the room something went wrong, where Tocsin is bound (elsewhere it says only
         how to bind, and only when asked)."""
         place = _place(room)
-        if await asyncio.to_thread(is_bound, place, self._services):
+        if await asyncio.to_thread(self._commands.is_bound, place):
             self._reply(place, error_message(text), event)
 
     async def _refused(self, event: RoomMessageText, place: Place, words: str) -> bool:
         """Whether a command this connector answers itself (a guided alert, devices) may not
         run here; the refusal is the reply."""
-        request = Command(actor=event.sender, place=place, text=words)
-        refused = await asyncio.to_thread(may_start, request, self._services, _needed(words))
+        request = _command(event.sender, place, words)
+        refused = await asyncio.to_thread(self._commands.may_start, request, _needed(words))
         if refused is not None:
             self._reply(place, refused, event)
         return refused is not None
 
     async def _run(self, sender: str, place: Place, words: str, answering: Any | None) -> None:
-        request = Command(actor=sender, place=place, text=words)
-        reply, earlier = await self._answer(place, lambda: handle(request, self._services))
+        request = _command(sender, place, words)
+        reply, earlier = await self._answer(place, lambda: self._commands.handle(request))
         self._reply(place, reply, answering, earlier)
 
     async def _answer(
@@ -481,7 +479,7 @@ class MatrixConnector:
         self, conversation: tuple[str, str], place: Place, event: RoomMessageText
     ) -> None:
         # Names are asked for only where the room will show them back.
-        level = await asyncio.to_thread(self._services.disclosure_here, place)
+        level = await asyncio.to_thread(self._commands.disclosure, place)
         step = guided.start(names_allowed=level is Disclosure.FULL)
         assert step.state is not None
         self._guided[conversation] = (step.state, time.monotonic())
@@ -494,7 +492,7 @@ class MatrixConnector:
         if entry is None:
             self._reply(place, _notice("Nothing to cancel."), event)
             return
-        step = guided.answer(entry[0], text, self._services.world.countries)
+        step = guided.answer(entry[0], text, self._commands.countries)
         if step.state is None:
             self._guided.pop(conversation, None)
         else:
@@ -502,11 +500,9 @@ class MatrixConnector:
         if step.alert is None:
             self._reply(place, _notice(step.say), event)
             return
-        request = Command(actor=event.sender, place=place, text="new")
+        request = _command(event.sender, place, "new")
         alert = step.alert
-        reply, earlier = await self._answer(
-            place, lambda: handle_new_alert(alert, request, self._services)
-        )
+        reply, earlier = await self._answer(place, lambda: self._commands.new_alert(alert, request))
         self._reply(place, reply, event, earlier)
 
     def _reply(
@@ -519,6 +515,11 @@ class MatrixConnector:
         relation = event.source.get("content", {}).get("m.relates_to") or {}
         root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
         self._poster.queue.put_nowait(Queued(place, message, event.event_id, root, earlier))
+
+
+def _command(sender: str, place: Place, words: str) -> Command:
+    """What a member wrote in a room, as a platform-neutral command."""
+    return Command(actor=sender, place=place, text=words, people=MATRIX_PEOPLE)
 
 
 def _needed(words: str) -> Role:

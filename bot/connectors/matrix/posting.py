@@ -13,13 +13,12 @@ from typing import Any
 
 from nio import AsyncClient, RoomSendError, UploadError
 
-from bot.charts import png_size, render_png
+from bot.connectors.contract import Ledger
 from bot.connectors.matrix import render
 from bot.connectors.matrix.devices import DeviceRegistry
-from bot.domain.case import Place
 from bot.domain.messages import Chart, Message, charts_of, error_message
-from bot.outbox.ledger import Ledger
-from handlers.context import Services
+from bot.domain.places import Place
+from bot.domain.report_chart import png_size, render_png
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +86,13 @@ class RoomPoster:
         self,
         client: AsyncClient,
         devices: DeviceRegistry,
-        services: Services,
+        ledger: Ledger,
         *,
         max_pause_s: float,
     ) -> None:
         self._client = client
         self._devices = devices
-        self._posted = Ledger(services)
+        self._posted = ledger
         self._max_pause_s = max_pause_s
         self.queue: asyncio.Queue[Queued] = asyncio.Queue()
         # Per room, how many times an event was remembered under a key: a lookup made before

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.app import opened
 from bot.domain.case import FREE_TEXT_DETAILS
-from bot.domain.commands import CommandError, normalise_case_code
+from bot.domain.commands.forms import CommandError
+from bot.domain.commands.words import normalise_case_code
 from bot.errors import InputError
 from bot.store.models import AuditEvent, Case
 from config.settings import Settings

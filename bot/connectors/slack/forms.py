@@ -1,4 +1,5 @@
-"""Slack modals: a reason to skip a step, a person to assign it to (and, later, a new alert)."""
+"""Slack's modals: a new alert, a reason to skip a step, a person to assign it to; and what a
+submitted alert form says, as the intake JSON."""
 
 from __future__ import annotations
 

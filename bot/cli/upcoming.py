@@ -10,19 +10,19 @@ from typing import Any
 
 from bot.app import opened
 from bot.connectors.console.render import render_text
-from bot.domain.case import Place
 from bot.domain.digest import digest_message
+from bot.domain.places import Place
 from bot.domain.reminders import kind_of
 from bot.errors import InputError
+from bot.store.due import pending_steps, scheduled_digests
 from bot.store.models import Destination
-from bot.store.schedule import pending_steps, scheduled_digests
 from config.settings import Settings
 from handlers.digest import gather_digest
 
 SHOWN = 50
 
 
-def add_schedule_commands(commands: Any) -> None:
+def add_upcoming_commands(commands: Any) -> None:
     """`tocsin reminders [--json]` and `tocsin digest [--destination ID] [--json]`."""
     reminders = commands.add_parser("reminders", help="what the scheduler will do next")
     reminders.add_argument("--json", action="store_true", help="print JSON for scripts")

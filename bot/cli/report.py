@@ -11,11 +11,12 @@ from typing import Any
 
 from bot.app import opened
 from bot.connectors.console.render import render_text
-from bot.domain.commands import REPORT_PERIODS, CommandError, ReportRequest
+from bot.domain.commands.forms import CommandError, ReportRequest
+from bot.domain.commands.parsers import REPORT_PERIODS
 from bot.domain.report import date_problem
+from bot.domain.report_export import report_csv, report_json
 from bot.domain.report_view import report_chart, report_message
 from bot.errors import InputError
-from bot.report_export import report_csv, report_json
 from bot.store.db import read_only_session
 from config.settings import Settings
 from handlers.report import make_report, resolve_scope
@@ -87,7 +88,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         text = render_text(report_message(report, where=where)) + "\n"
     _write(args.out, text)
     if args.chart:
-        from bot.charts import render_png  # matplotlib only when a chart is asked for
+        from bot.domain.report_chart import render_png  # matplotlib only when a chart is asked for
 
         _write_bytes(args.chart, render_png(report_chart(report, where=where)))
         print(f"tocsin: chart written to {args.chart}", file=sys.stderr)

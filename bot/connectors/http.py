@@ -1,4 +1,5 @@
-"""Tocsin's own HTTP server: health and readiness, and the routes connectors add (Slack events)."""
+"""Tocsin's own HTTP server: health and readiness, and the routes connectors add (Slack's
+events in HTTP mode, partners' alerts)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot.errors import StartupError
-from bot.outbox import queue
-from handlers.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -78,33 +76,6 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-
-def readiness(
-    services: Services,
-    connectors: dict[str, Callable[[], bool]],
-    scheduler_running: Callable[[], bool],
-) -> Readiness:
-    """Check the database, the connectors, the scheduler and the outbox backlog now."""
-    database, backlog = True, queue.Backlog(0, 0, None)
-    try:
-        with services.transaction() as session:
-            session.execute(text("SELECT 1"))
-            backlog = queue.backlog(session=session)
-    except Exception as error:
-        log.warning("readiness: the database does not answer (%s)", type(error).__name__)
-        database = False
-    age = None
-    if backlog.oldest_pending is not None:
-        age = max((services.clock() - backlog.oldest_pending).total_seconds(), 0.0)
-    return Readiness(
-        database=database,
-        connectors={name: connected() for name, connected in connectors.items()},
-        scheduler=scheduler_running(),
-        outbox_pending=backlog.pending,
-        outbox_failed=backlog.dead,
-        oldest_pending_seconds=age,
-    )
 
 
 async def _alive(_: web.Request) -> web.Response:

@@ -1,16 +1,14 @@
-"""What the scheduler reads and writes: due reminders, due digests, and the next instant to wake."""
+"""What is due: reminders, digests and weekly summaries, and when the scheduler next wakes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain.case import Place
+from bot.store.destinations import is_bound_clause
 from bot.store.models import Case, ChecklistStep, Destination
-
-DELIVERABLE_PLATFORMS = frozenset({"console", "slack", "matrix"})
 
 
 def _open_step_reminders() -> Select[ChecklistStep]:
@@ -75,7 +73,11 @@ def due_digests(*, session: Session, now: datetime) -> list[Destination]:
     """Destinations whose digest time has come."""
     query = (
         select(Destination)
-        .where(Destination.next_digest_at.is_not(None), Destination.next_digest_at <= now, _bound())
+        .where(
+            Destination.next_digest_at.is_not(None),
+            Destination.next_digest_at <= now,
+            is_bound_clause(),
+        )
         .order_by(Destination.next_digest_at, Destination.id)
         .with_for_update(skip_locked=True)
     )
@@ -89,7 +91,7 @@ def due_weekly_reports(*, session: Session, now: datetime) -> list[Destination]:
         .where(
             Destination.next_weekly_report_at.is_not(None),
             Destination.next_weekly_report_at <= now,
-            _bound(),
+            is_bound_clause(),
         )
         .order_by(Destination.next_weekly_report_at, Destination.id)
         .with_for_update(skip_locked=True)
@@ -105,38 +107,6 @@ def scheduled_digests(*, session: Session) -> list[Destination]:
         .order_by(Destination.next_digest_at)
     )
     return list(session.scalars(query))
-
-
-def lead_destination(*, session: Session) -> Destination | None:
-    """Where escalations go once the case lead has not acted."""
-    query = select(Destination).where(Destination.is_lead.is_(True), _bound()).limit(1)
-    return session.scalar(query)
-
-
-def first_destination(*, session: Session) -> Destination | None:
-    """The oldest destination: the team's room when a case came from elsewhere."""
-    return session.scalar(select(Destination).where(_bound()).order_by(Destination.id).limit(1))
-
-
-def is_bound(*, session: Session, platform: str, address: str) -> bool:
-    """Whether Tocsin is bound to this channel or room (and so may post there)."""
-    query = select(Destination.id).where(
-        Destination.platform == platform, Destination.address == address, _bound()
-    )
-    return session.scalar(query) is not None
-
-
-def _bound() -> ColumnElement[bool]:
-    # The console is the operator's own terminal: always bound.
-    return or_(Destination.bound_at.is_not(None), Destination.platform == "console")
-
-
-def destination_for(*, session: Session, place: Place) -> Destination | None:
-    """The destination row of a place, if it has one."""
-    query = select(Destination).where(
-        Destination.platform == place.platform, Destination.address == place.address
-    )
-    return session.scalar(query)
 
 
 def case_lead(case: Case) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.app import opened
 from bot.domain.case import Disclosure
-from bot.domain.commands import CommandError, normalise_case_code
+from bot.domain.commands.forms import CommandError
+from bot.domain.commands.words import normalise_case_code
 from bot.domain.drafts import LANGUAGES, pick_targets
 from bot.errors import InputError
 from config.letters import LetterTemplates

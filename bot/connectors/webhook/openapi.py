@@ -1,6 +1,7 @@
 """The partner API's OpenAPI 3.1 document, generated from the same pydantic models that
-validate requests and shape responses. `python -m bot.api.openapi` prints it; the copy kept in
-the repository (`bot/api/openapi.json`) is checked against it by the tests."""
+validate requests and shape responses. `python -m bot.connectors.webhook.openapi` prints it;
+the copy kept in the repository (`bot/connectors/webhook/openapi.json`) is checked against it
+by the tests."""
 
 from __future__ import annotations
 

@@ -15,12 +15,18 @@ from typing import Any
 
 from aiohttp import StreamReader, web
 
-from bot.api.openapi import ErrorBody, Problem, Problems, openapi_document
-from bot.domain.partners import MAX_BODY_BYTES, RateLimit, signature_problem
-from bot.store.db import is_transient
-from bot.store.partners import PartnerAccess, find_partner
-from handlers.context import Services
-from handlers.partner_intake import TOO_DEEP, AlertProblems, NoRoom, partner_alert
+from bot.connectors.contract import ConnectorKit
+from bot.connectors.webhook.openapi import ErrorBody, Problem, Problems, openapi_document
+from bot.domain.partners import (
+    MAX_BODY_BYTES,
+    TOO_DEEP,
+    AlertProblems,
+    NoRoom,
+    PartnerAccess,
+    RateLimit,
+    signature_problem,
+)
+from bot.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +36,11 @@ JSON = "application/json"
 NO_ROOM_RETRY_S = 600  # an admin has to bind a room first
 
 
-class PartnerApi:
+class WebhookConnector:
     """The partner routes, with one rate limit per partner for this process."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, kit: ConnectorKit) -> None:
+        self._commands = kit.commands
         self._limits = RateLimit()
         self._document: dict[str, Any] | None = None
 
@@ -93,30 +99,20 @@ class PartnerApi:
         )
 
     async def _partner(self, name: str) -> PartnerAccess | None:
-        if not name or len(name) > 63:
-            return None
-
-        def look() -> PartnerAccess | None:
-            with self._services.transaction() as session:
-                return find_partner(session=session, name=name)
-
-        return await asyncio.to_thread(look)
+        return await asyncio.to_thread(self._commands.partner, name)
 
     async def _take(self, body: bytes, partner: PartnerAccess, key: str | None) -> web.Response:
         data, problem = _parsed(body)
         if problem is not None:
             return _problems([Problem(field="", message=problem)])
         try:
-            accepted = await asyncio.to_thread(
-                partner_alert, data, partner=partner, key=key, services=self._services
-            )
+            accepted = await asyncio.to_thread(self._commands.partner_alert, data, partner, key)
         except AlertProblems as error:
             return _problems([Problem(field=p.field, message=p.message) for p in error.problems])
         except NoRoom as error:
             return _refused(503, str(error), headers={"Retry-After": str(NO_ROOM_RETRY_S)})
         except Exception as error:
             return _failed(error, partner.name)
-        self._services.changes.notify()  # the dispatcher posts the new case's cards now
         return web.json_response(asdict(accepted), status=201 if accepted.opened else 200)
 
 
@@ -144,7 +140,7 @@ def _parsed(body: bytes) -> tuple[Any, str | None]:
 
 def _failed(error: Exception, partner: str) -> web.Response:
     """503 when the database is briefly away, else 500 with an incident id to quote."""
-    if is_transient(error):
+    if isinstance(error, Unavailable):
         return _refused(
             503,
             "Tocsin's database is not answering; nothing was stored. Send the same "
