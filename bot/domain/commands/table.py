@@ -316,11 +316,6 @@ def required_role(command: ParsedCommand) -> Role:
     return VERBS[command.verb].role_for(command)
 
 
-def usage(verb: str) -> str:
-    """How the verb is written."""
-    return VERBS[verb].usage
-
-
 def help_message(topic: str | None) -> Message:
     """`ua help [command]`."""
     verb = VERBS.get(topic) if topic is not None else None
