@@ -25,6 +25,7 @@ from handlers.context import Services
 from tests.pg_schema import POSTGRES_URL, postgres_schema
 from tests.ports import free_port
 from tests.slack_emulator import SlackEmulator
+from tests.synapse_server import SynapseServer
 
 REQUIRE_POSTGRES = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
 OPENED_AT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
@@ -36,6 +37,15 @@ TEST_DATA_KEY = "dG9jc2luLXRlc3RzLW9ubHktZmljdGlvbmFsLWtleSE="
 def data_keys() -> None:
     """Seal and open with the tests' key, as a configured Tocsin does."""
     use_keys([TEST_DATA_KEY])
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """One real homeserver for every Matrix test of the session (nio's and Element's clients)."""
+    server = SynapseServer(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
 
 
 class FrozenClock:

@@ -51,14 +51,6 @@ _names = itertools.count(1)
 LOGGED_NAME = "Ana Fictional-Logged"
 
 
-@pytest.fixture(scope="module")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
-    server = SynapseServer(tmp_path_factory.mktemp("synapse"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def database(tmp_path: Path, world: World, playbook: Playbook) -> Iterator[tuple[Services, Engine]]:
     services, engine = fresh_services(tmp_path / "tocsin.db", world, playbook)
