@@ -28,7 +28,7 @@ from bot.store.data_keys import check_keys
 from bot.store.db import create_database_engine, session_factory
 from bot.store.leader import LeaderLock
 from bot.store.migrate import SCHEMA_HEAD, current_revision
-from bot.store.sealing import DataKeyError, use_keys
+from bot.store.sealing import DataKeyError, keyring, use_keys
 from config.letters import load_letters
 from config.playbook import load_playbook
 from config.settings import Settings
@@ -159,7 +159,7 @@ async def run_connectors(settings: Settings, app: Application) -> None:
 
 def connector_kit(services: Services) -> ConnectorKit:
     """What every connector is given: the handlers as its command sink, and the ledger."""
-    return ConnectorKit(commands=Handlers(services), ledger=Ledger(services))
+    return ConnectorKit(commands=Handlers(services), ledger=Ledger(services), sealer=keyring())
 
 
 class Background:

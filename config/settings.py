@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     matrix_store_path: Path = Path("./matrix-store")
     matrix_allowed_inviters: Annotated[list[str], NoDecode] = Field(default_factory=list)
     matrix_require_verification: bool = False
+    # The bot account's secret storage key, as `tocsin matrix bootstrap` showed it: lets a new
+    # store (a new server, a lost disk) sign Tocsin's device again.
+    matrix_recovery_key: SecretStr | None = None
 
     tocsin_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     tocsin_retention_days: int = Field(default=180, ge=1, le=36500)

@@ -146,9 +146,21 @@ class CommandSink(Protocol):
         (all but the last from `bot.domain.partners`) when it cannot be taken now."""
 
 
+class Sealer(Protocol):
+    """Encryption at rest under TOCSIN_DATA_KEY, for secrets a connector keeps in files (the
+    Matrix store's pickle key and the bot's cross-signing keys)."""
+
+    def seal(self, text: str) -> str:
+        """The text, encrypted."""
+
+    def open(self, stored: str) -> str:
+        """The text of a sealed value."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorKit:
     """What every connector is given."""
 
     commands: CommandSink
     ledger: Ledger
+    sealer: Sealer
