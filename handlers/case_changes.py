@@ -154,11 +154,22 @@ def _log(code: str, place: Place, services: Services) -> Message:
     with services.transaction() as session:
         case: Case = found(get_case(session=session, code=code), code)
         events = [
-            (e.at, e.actor, e.action, e.destination, e.detail)
+            (
+                e.at,
+                _actor_and_device(e.actor, e.device, e.device_trust),
+                e.action,
+                e.destination,
+                e.detail,
+            )
             for e in audit_trail(session=session, case=case)
         ]
         level = services.disclosure_for(session, place)
     return audit_message(code, events, services.zone_for(place), level)
+
+
+def _actor_and_device(actor: str, device: str | None, trust: str | None) -> str:
+    """Who acted, with the device and how it was trusted where the command came from one."""
+    return f"{actor} (device {device}, {trust})" if device else actor
 
 
 _FACT_LIMITS = {"place": MAX_SHORT_TEXT}

@@ -19,6 +19,7 @@ from bot.domain.lifecycle import TransitionError
 from bot.domain.messages import Message, error_message
 from bot.domain.places import Place
 from bot.domain.text import MAX_COMMAND_CHARS, clean
+from bot.store.acting import acting_from
 from bot.store.db import is_transient, patiently
 
 # Each handler module registers its handlers (@handles) as it is imported.
@@ -108,7 +109,8 @@ def _run(parsed: ParsedCommand, command: Command, services: Services) -> Message
 
 def _answer(command: Command, services: Services, run: Callable[[], Message]) -> Message:
     try:
-        reply = patiently(run)
+        with acting_from(command.origin):
+            reply = patiently(run)
         services.changes.notify()
         return reply
     except (CommandError, TransitionError) as error:

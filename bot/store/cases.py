@@ -15,6 +15,7 @@ from bot.domain.commands.words import format_case_code
 from bot.domain.duplicates import Recent
 from bot.domain.places import Place
 from bot.domain.triage import Triage
+from bot.store.acting import acting_device
 from bot.store.models import (
     AuditEvent,
     Case,
@@ -77,6 +78,7 @@ def open_case(
         if rows:  # every row alike (NULLs written out), so one statement each
             session.execute(insert(model).execution_options(render_nulls=True), rows)
     session.refresh(case, ["targets", "steps"])
+    device, trust = acting_device()
     session.add(
         AuditEvent(
             case_id=case.id,
@@ -85,6 +87,8 @@ def open_case(
             action="case_opened",
             destination=str(place),
             detail={"code": case.code},
+            device=device,
+            device_trust=trust,
         )
     )
     return case

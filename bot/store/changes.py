@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.lifecycle import CaseState, StepState, StepStatus
 from bot.domain.places import Place
+from bot.store.acting import acting_device
 from bot.store.cases import get_case
 from bot.store.models import AuditEvent, Case, ChecklistStep
 
@@ -90,6 +91,7 @@ def record(
     it records a mere read, mark the case as changed."""
     if case is not None and changes_case:
         case.updated_at = now
+    device, trust = acting_device()
     session.add(
         AuditEvent(
             case_id=case.id if case is not None else None,
@@ -98,6 +100,8 @@ def record(
             action=action,
             destination=str(place),
             detail=detail,
+            device=device,
+            device_trust=trust,
         )
     )
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 # The newest revision under alembic/versions; a test checks that Alembic agrees.
-SCHEMA_HEAD = "0012_draft_facts"
+SCHEMA_HEAD = "0013_audit_device"
 
 
 def alembic_config(engine: Engine) -> Config:

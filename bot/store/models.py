@@ -354,6 +354,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     destination: Mapped[str | None] = mapped_column(String(320))
     detail: Mapped[dict[str, Any]] = mapped_column(SealedJSON, default=dict)
+    # The device that sent the command, and how it was trusted (Matrix: cross-signed, ...).
+    device: Mapped[str | None] = mapped_column(String(100))
+    device_trust: Mapped[str | None] = mapped_column(String(40))
 
 
 class OutboxMessage(Base):

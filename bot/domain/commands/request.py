@@ -29,11 +29,21 @@ NO_MENTIONS = NoMentions()
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """The device a command came from and why Tocsin trusted it (`cross-signed`, `verified`,
+    `first use`), recorded with every change the command makes."""
+
+    device: str
+    trust: str
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
-    """A request: who asked (`actor`), where, the text after the `ua` prefix, and how the
-    surface it came from names people."""
+    """A request: who asked (`actor`), where, the text after the `ua` prefix, how the surface
+    it came from names people, and from which device when the surface knows it."""
 
     actor: str
     place: Place
     text: str
     people: People = NO_MENTIONS
+    origin: Origin | None = None
