@@ -9,36 +9,55 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
+    ForwardedRoomKeyEvent,
     InviteMemberEvent,
     JoinError,
+    KeyVerificationEvent,
     MatrixRoom,
     MegolmEvent,
     ReactionEvent,
+    RoomKeyEvent,
     RoomMemberEvent,
     RoomMessageText,
+    RoomMessageUnknown,
     SyncError,
     SyncResponse,
     ToDeviceMessage,
+    UnknownEvent,
+    UnknownToDeviceEvent,
 )
 
 from bot.connectors.contract import ConnectorKit, DeliveryFailed
-from bot.connectors.matrix import credentials
-from bot.connectors.matrix.devices import Asker, DeviceRegistry
+from bot.connectors.matrix import credentials, cross_signing
+from bot.connectors.matrix.api import HomeserverError
+from bot.connectors.matrix.bootstrap import (
+    NeedsPassword,
+    Outcome,
+    bootstrap,
+    write_recovery_key,
+)
+from bot.connectors.matrix.devices import Asker, DeviceRegistry, fingerprint
+from bot.connectors.matrix.late_keys import WAIT_FOR_KEY_S, AwaitingKeys
 from bot.connectors.matrix.login import log_in, secure_store
 from bot.connectors.matrix.people import MATRIX_PEOPLE
 from bot.connectors.matrix.policy import is_allowed
 from bot.connectors.matrix.posting import Earlier, PostingError, Queued, RateLimited, RoomPoster
+from bot.connectors.matrix.secret_storage import RecoveryKeyError
+from bot.connectors.matrix.store_key import pickle_key
+from bot.connectors.matrix.verifying import Verifications
 from bot.domain import guided
 from bot.domain.access import Role
 from bot.domain.case import Disclosure
-from bot.domain.commands.request import Command
+from bot.domain.commands.request import Command, Origin
 from bot.domain.commands.words import strip_prefix
-from bot.domain.messages import Message, Paragraph, error_message
+from bot.domain.messages import Message, Note, Paragraph, error_message
 from bot.domain.places import Place
 from bot.domain.reminders import parse_step_key
 from bot.errors import StartupError
@@ -58,6 +77,10 @@ DONE_REACTIONS = frozenset({"✅", "✅️", "✔️", "✔", "☑️"})
 GUIDED_EXPIRES_S = 30 * 60
 SEEN_EVENTS = 2_000
 STOP_WAIT_S = 5.0
+REQUEST_TYPE = "m.key.verification.request"
+# A command from a plain (unencrypted) room: no device to name.
+PLAIN_ROOM = Origin("", "unencrypted room")
+UNENCRYPTED_REACTION = Origin("unknown", "unencrypted reaction")
 MISSED_NOTICE = (
     f"Tocsin was offline and more than {TIMELINE_LIMIT} messages came here meanwhile; it read "
     f"only the last {TIMELINE_LIMIT}. If you sent a command before those, send it again."
@@ -73,6 +96,7 @@ class MatrixConnector:
         assert settings.matrix_homeserver and settings.matrix_user_id
         self._settings = settings
         self._commands = kit.commands
+        self._sealer = kit.sealer
         self._store = settings.matrix_store_path
         self._allowed = tuple(settings.matrix_allowed_inviters)
         secure_store(self._store)
@@ -81,6 +105,7 @@ class MatrixConnector:
             store_sync_tokens=False,
             max_timeout_retry_wait_time=max_retry_wait_s,
             request_timeout=SYNC_TIMEOUT_MS / 1000 + 30,
+            pickle_key=pickle_key(self._store, kit.sealer),
         )
         self.client = AsyncClient(
             settings.matrix_homeserver,
@@ -91,6 +116,10 @@ class MatrixConnector:
         self.devices = DeviceRegistry(
             self.client, self._store, self._allowed, settings.matrix_require_verification
         )
+        self.devices.on_identity_changed = self._identity_changed
+        self.verifications = Verifications(
+            self.client, self.devices, self._store, self._announce_verification
+        )
         self._posted = kit.ledger
         self.synced_at = float("-inf")
         self._poster = RoomPoster(
@@ -99,6 +128,7 @@ class MatrixConnector:
         self._guided: dict[tuple[str, str], tuple[guided.GuidedAlert, float]] = {}
         self._joined_at: dict[str, int] = {}
         self._seen: deque[str] = deque(maxlen=SEEN_EVENTS)
+        self._awaiting_keys = AwaitingKeys()
         self._skip_history = False
         # Clear while the events of a sync batch are being handled, until its position is saved.
         self._between_batches = asyncio.Event()
@@ -135,12 +165,17 @@ class MatrixConnector:
         self._tasks = [
             asyncio.create_task(self._sync_forever(), name="matrix-sync"),
             asyncio.create_task(self._poster.run(), name="matrix-delivery"),
+            asyncio.create_task(self.verifications.watch_answers(), name="matrix-verify"),
         ]
         log.info("Matrix connected as %s (device %s)", self.user_id, self.device_id)
 
     async def _catch_up(self) -> None:
+        # Tocsin answers verification itself (request/ready, in rooms too): nio's own handler
+        # knows only the old start-first flow and would cancel what Element sends.
+        self.client.olm.handle_key_verification = lambda event: None
         if self.client.should_upload_keys:
             await self.client.keys_upload()
+        await self._cross_sign()
         self._register_callbacks()
         token = credentials.load_sync_token(self._store)
         # A store without a sync position has never handled anything: what the first sync
@@ -157,13 +192,57 @@ class MatrixConnector:
             self._skip_history = False
         await self._leave_rooms_without_allies()
 
+    async def _cross_sign(self) -> None:
+        """Sign Tocsin's device with the account's identity, creating it on a first start.
+        Failing this is not fatal (clients that allow unsigned devices still work), but the log
+        says what to do: Element's "exclude insecure devices" sends an unsigned bot nothing."""
+        settings = self._settings
+        password = settings.matrix_password.get_secret_value() if settings.matrix_password else None
+        recovery = settings.matrix_recovery_key
+        try:
+            done = await bootstrap(
+                self.client,
+                self._store,
+                self._sealer,
+                password=password,
+                recovery_key=recovery.get_secret_value() if recovery else None,
+            )
+        except NeedsPassword:
+            log.warning(
+                "Matrix: Tocsin's device is not cross-signed: the homeserver wants the account's "
+                "password to publish its identity. Run `tocsin matrix bootstrap` once."
+            )
+            return
+        except (RecoveryKeyError, HomeserverError) as error:
+            log.warning("Matrix: Tocsin's device is not cross-signed: %s", error)
+            return
+        held = cross_signing.load(self._store, self._sealer)
+        if held is not None and held.master.public == done.master_key:
+            self.verifications.master_key = held.master.public
+            self.verifications.user_signing = held.user_signing
+        if done.outcome is Outcome.CREATED and done.recovery_key:
+            path = write_recovery_key(self._store, done.recovery_key)
+            log.warning(
+                "Matrix: created Tocsin's cross-signing identity. Its recovery key is in %s: "
+                "move it to your password manager and delete the file.",
+                path,
+            )
+        elif done.outcome is Outcome.NOT_HELD:
+            log.warning(
+                "Matrix: the account %s has a cross-signing identity whose keys this store does "
+                "not hold: set MATRIX_RECOVERY_KEY (or run `tocsin matrix bootstrap "
+                "--recovery-key`) so Tocsin's device can sign itself",
+                self.user_id,
+            )
+
     async def stop(self) -> None:
         """Finish the batch of events in hand, post what is queued (a few seconds at most), close.
 
         A batch is never cut short: its sync position would not be saved and the next start
         would answer its commands again."""
         if self._tasks:
-            sync_task, delivery_task = self._tasks
+            sync_task, delivery_task, verify_task = self._tasks
+            verify_task.cancel()
             deadline = time.monotonic() + STOP_WAIT_S
             while not self._between_batches.is_set() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -207,6 +286,12 @@ class MatrixConnector:
         ]
         for callback, event_type in callbacks:
             self.client.add_event_callback(self._guarded(callback), event_type)
+        self.client.add_to_device_callback(self._on_room_key, (RoomKeyEvent, ForwardedRoomKeyEvent))
+        self.client.add_to_device_callback(
+            self._on_other_to_device, (KeyVerificationEvent, UnknownToDeviceEvent)
+        )
+        for event_type in (RoomMessageUnknown, UnknownEvent):
+            self.client.add_event_callback(self._guarded(self._on_verification), event_type)
 
     async def _sync_forever(self) -> None:
         """Sync until cancelled; nio retries an unreachable homeserver with growing pauses."""
@@ -243,8 +328,7 @@ class MatrixConnector:
         client = self.client
         if client.should_upload_keys:
             await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
+        await self.devices.query_keys()
         if client.should_claim_keys:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
@@ -279,6 +363,10 @@ class MatrixConnector:
         async def run(room: MatrixRoom, event: Any) -> None:
             self._between_batches.clear()
             try:
+                if not room.members_synced and room.room_id in self.client.rooms:
+                    # A room first seen after a restart comes without its members: who may
+                    # give commands is decided on the full list, never on a partial one.
+                    await self.client.joined_members(room.room_id)
                 await callback(room, event)
             except Exception:
                 incident = uuid.uuid4().hex[:8]
@@ -326,10 +414,13 @@ class MatrixConnector:
         words = strip_prefix(text)
         conversation = (room.room_id, event.sender)
         addressed = words is not None or self._guided_active(conversation)
-        if not addressed or not await self._from_trusted_device(room, event):
+        if not addressed:
+            return
+        origin = await self._trusted_origin(room, event)
+        if origin is None:
             return
         if words is None:
-            await self._continue_guided(conversation, place, event, text)
+            await self._continue_guided(conversation, place, event, text, origin)
             return
         verb = words.split(maxsplit=1)[0].lower() if words else ""
         answered_here = words.lower() == "new" or verb == "devices"
@@ -338,7 +429,9 @@ class MatrixConnector:
         if words.lower() == "new":
             await self._start_guided(conversation, place, event)
         elif verb == "cancel" and (words.lower() == "cancel" or self._guided_active(conversation)):
-            await self._continue_guided(conversation, place, event, "cancel")
+            await self._continue_guided(conversation, place, event, "cancel", origin)
+        elif verb == "verify":
+            self._reply(place, await self._verify_command(words, event, place, origin), event)
         elif verb == "devices":
             asker = Asker(event.sender, self.devices.sending_device(event.sender, event.sender_key))
             reply = await self.devices.command(words, room=room, asker=asker)
@@ -346,18 +439,127 @@ class MatrixConnector:
                 await asyncio.to_thread(self._commands.audit, event.sender, place, words)
             self._reply(place, reply, event)
         else:
-            await self._run(event.sender, place, words, event)
+            await self._run(event.sender, place, words, event, origin)
 
     async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         if not self._listens_to(room, event):
             return
+        self._awaiting_keys.hold(room.room_id, event, time.monotonic())
         await self._request_key_from_sender(room, event)
         notice = (
-            f"I could not decrypt a message from {event.sender}: its key did not reach Tocsin's "
-            "device (is Tocsin blocked or unverified in your app?). I asked for the key; please "
-            "send the message again."
+            f"I could not decrypt a message from {event.sender} yet: its key has not reached "
+            f"Tocsin's device. I asked for it, and will act on the message if the key comes "
+            f"within {WAIT_FOR_KEY_S // 60} minutes. If nothing happens, check that Tocsin is "
+            "not blocked or unverified in your app, then send the message again."
         )
         await self._notice_if_bound(room, notice, event)
+
+    async def _on_room_key(self, event: RoomKeyEvent) -> None:
+        """A key came: handle, once, the commands that waited for it."""
+        for held in self._awaiting_keys.take(event.session_id, time.monotonic()):
+            room = self.client.rooms.get(held.room_id)
+            if room is None:
+                continue
+            try:
+                decrypted = self.client.decrypt_event(held.event)
+            except EncryptionError:
+                continue
+            with contextlib.suppress(ValueError):
+                self._seen.remove(held.event.event_id)  # seen undecryptable, not yet handled
+            if isinstance(decrypted, RoomMessageText):
+                await self._guarded(self._on_text)(room, decrypted)
+            elif isinstance(decrypted, ReactionEvent):
+                await self._guarded(self._on_reaction)(room, decrypted)
+
+    async def _on_other_to_device(self, event: Any) -> None:
+        """Verification events, and withheld keys."""
+        event_type = str(event.source.get("type", ""))
+        content = event.source.get("content", {})
+        if event_type.startswith("m.key.verification.") and isinstance(content, dict):
+            try:
+                await self.verifications.to_device(event_type, event.sender, content)
+            except Exception:
+                log.exception("a verification event from %s failed", event.sender)
+        elif event_type in ("m.room_key.withheld", "org.matrix.room_key.withheld"):
+            await self._on_withheld(event)
+
+    async def _on_verification(self, room: MatrixRoom, event: Any) -> None:
+        """In-room verification: the request (an m.room.message) and what follows it."""
+        source = event.source
+        event_type = str(source.get("type", ""))
+        content = source.get("content", {})
+        is_request = event_type == "m.room.message" and content.get("msgtype") == REQUEST_TYPE
+        if not (is_request or event_type.startswith("m.key.verification.")):
+            return
+        if not self._listens_to(room, event):
+            return
+        await self.verifications.in_room(room, event_type, event.event_id, event.sender, source)
+
+    async def _verify_command(
+        self, words: str, event: RoomMessageText, place: Place, origin: Origin
+    ) -> Message:
+        """`!ua verify` (what waits), `!ua verify confirm|reject @user`: a word on the emoji,
+        from a trusted device in an encrypted room, by an admin or by the member themself
+        from another device than the one being verified."""
+        args = words.split()[1:]
+        pending = {user: device for user, device, _ in self.verifications.pending()}
+        if not args:
+            if not pending:
+                return _notice(
+                    "No verification waits for a word. To verify Tocsin from Element: open "
+                    "Tocsin's profile → Verify, then compare the emoji Tocsin posts here."
+                )
+            return _notice("Waiting for a word on the emoji of: " + ", ".join(sorted(pending)))
+        if len(args) != 2 or args[0].lower() not in ("confirm", "reject"):
+            return error_message("Usage: !ua verify | !ua verify confirm|reject @user:example.org")
+        user_id = args[1]
+        if origin is PLAIN_ROOM:
+            return error_message("Emoji are confirmed only in an end-to-end-encrypted room.")
+        if user_id not in pending:
+            return error_message(f"No verification with {user_id} waits for a word.")
+        if user_id == event.sender:
+            if origin.device == pending[user_id]:
+                return error_message(
+                    "A device cannot confirm its own verification: confirm from another of "
+                    "your devices, or ask an admin."
+                )
+        else:
+            request = _command(event.sender, place, words, origin)
+            refused = await asyncio.to_thread(self._commands.may_start, request, Role.ADMIN)
+            if refused is not None:
+                return refused
+        matches = args[0].lower() == "confirm"
+        await self.verifications.answer(user_id, matches)
+        said = "confirmed" if matches else "rejected"
+        text = f"The emoji for {user_id} are {said} by {event.sender}."
+        return Message(fallback=text, blocks=(Paragraph(text),), public=True)
+
+    async def _announce_verification(self, room_id: str | None, text: str) -> None:
+        """Say in the verification's room what to compare and how to answer (to-device
+        verifications have no room: the log says it, and `tocsin matrix verify` shows it)."""
+        room = self.client.rooms.get(room_id) if room_id else None
+        if room is None:
+            log.warning("Matrix: %s", text)
+            return
+        self._poster.queue.put_nowait(Queued(_place(room), _notice(text)))
+
+    async def _on_withheld(self, event: UnknownToDeviceEvent) -> None:
+        """A sender's app refused Tocsin the key (`m.room_key.withheld`): say why, once."""
+        content = event.source.get("content", {})
+        session_id = content.get("session_id")
+        if not isinstance(session_id, str):
+            return
+        for held in self._awaiting_keys.take(session_id, time.monotonic()):
+            room = self.client.rooms.get(held.room_id)
+            if room is None:
+                continue
+            why = content.get("reason") or content.get("code") or "no reason given"
+            notice = (
+                f"{held.event.sender}'s app will not give Tocsin the key to their message ({why}). "
+                "In the app, verify Tocsin (its profile → Verify) or stop excluding it, then "
+                "send the message again."
+            )
+            await self._notice_if_bound(room, notice, held.event)
 
     async def _request_key_from_sender(self, room: MatrixRoom, event: MegolmEvent) -> None:
         """Ask the sender's devices (not only our own, as nio would) for the missing room key."""
@@ -379,7 +581,8 @@ class MatrixConnector:
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if not self._listens_to(room, event) or event.key not in DONE_REACTIONS:
             return
-        if not await self._from_trusted_device(room, event):
+        origin = await self._reaction_origin(room, event)
+        if origin is None:
             return
         place = _place(room)
         key = await self._posted.key_of(place, event.reacts_to)
@@ -388,7 +591,7 @@ class MatrixConnector:
         if step is not None:
             code, n = step
             # A reaction is no message to reply to: the answer goes to the room (or the card).
-            await self._run(event.sender, place, f"done {code} {n}", None)
+            await self._run(event.sender, place, f"done {code} {n}", None, origin)
 
     def _listens_to(self, room: MatrixRoom, event: Any) -> bool:
         """Only commands from allow-listed members, never our own, each handled once."""
@@ -402,26 +605,60 @@ class MatrixConnector:
         self._seen.append(event.event_id)
         return True
 
-    async def _from_trusted_device(self, room: MatrixRoom, event: Any) -> bool:
-        """In an encrypted room only what a trusted device encrypted counts: not a plaintext
-        event (anyone running the homeserver could forge one), nor a blocked or unverified
-        device. A refusal is said in the room, where the trusted members can read it."""
+    async def _trusted_origin(self, room: MatrixRoom, event: Any) -> Origin | None:
+        """The device a command came from, when it counts; None when it does not. In an
+        encrypted room only what a trusted device encrypted counts: not a plaintext event
+        (anyone running the homeserver could forge one), nor a device its owner never signed,
+        nor a blocked one. A refusal is said in the room, where the trusted members read it."""
         if not room.encrypted:
-            return True
+            return PLAIN_ROOM
         if not getattr(event, "decrypted", False):
             problem = "it was not encrypted"
         else:
+            # Devices and identity as the homeserver has them now (a device new since the
+            # sync, an identity not looked up since a restart); cached when nothing changed.
+            await self.devices.query_keys([event.sender])
             device = self.devices.sending_device(event.sender, event.sender_key)
-            if device is None and self.client.should_query_keys:
-                await self.client.keys_query()  # a device new since the last sync
-                device = self.devices.sending_device(event.sender, event.sender_key)
-            if device is not None and self.devices.is_trusted(event.sender, device):
-                return True
-            problem = f"it came from a device Tocsin does not trust ({device or 'unknown'})"
+            verdict = self.devices.verdict_on(event.sender, device) if device else None
+            if device and verdict and verdict.kind:
+                return Origin(device, verdict.kind.value)
+            reason = f": {verdict.reason}" if verdict and verdict.reason else ""
+            problem = f"it came from a device Tocsin does not trust ({device or 'unknown'}{reason})"
         log.info("ignored an event in %s from %s: %s", room.room_id, event.sender, problem)
         notice = f"I ignored a command from {event.sender}: {problem}. See !ua devices."
         await self._notice_if_bound(room, notice, None)
-        return False
+        return None
+
+    async def _reaction_origin(self, room: MatrixRoom, event: ReactionEvent) -> Origin | None:
+        """Element sends reactions unencrypted even in encrypted rooms, so a ✅ there cannot
+        prove its device. It counts only from a member with a trusted device in the room, and
+        is recorded as an unencrypted reaction: the answer says so where the team reads it,
+        and `ua log` keeps it apart from encrypted commands."""
+        if not room.encrypted or getattr(event, "decrypted", False):
+            return await self._trusted_origin(room, event)
+        await self.devices.query_keys([event.sender])
+        devices = self.client.device_store.active_user_devices(event.sender)
+        if any(self.devices.is_trusted(event.sender, device.id) for device in devices):
+            return UNENCRYPTED_REACTION
+        notice = (
+            f"I ignored a ✅ from {event.sender}: none of their devices is trusted here. "
+            "See !ua devices."
+        )
+        await self._notice_if_bound(room, notice, None)
+        return None
+
+    def _identity_changed(self, room_id: str, user_id: str, master: str) -> None:
+        """Tell the room, once, that a member's identity changed and their keys are withheld."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        text = (
+            f"⚠ {user_id}'s Matrix identity changed (new master key {fingerprint(master)}). "
+            "Until an admin checks with them, by phone or in person, that they reset it, Tocsin "
+            "sends their devices no keys and obeys none of them. Then: "
+            f"!ua devices accept {user_id}"
+        )
+        self._poster.queue.put_nowait(Queued(_place(room), error_message(text)))
 
     def _is_history(self, room: MatrixRoom, event: Any) -> bool:
         """Whether the event was sent before Tocsin joined the room (what a join shows)."""
@@ -439,15 +676,19 @@ class MatrixConnector:
     async def _refused(self, event: RoomMessageText, place: Place, words: str) -> bool:
         """Whether a command this connector answers itself (a guided alert, devices) may not
         run here; the refusal is the reply."""
-        request = _command(event.sender, place, words)
+        request = _command(event.sender, place, words, None)
         refused = await asyncio.to_thread(self._commands.may_start, request, _needed(words))
         if refused is not None:
             self._reply(place, refused, event)
         return refused is not None
 
-    async def _run(self, sender: str, place: Place, words: str, answering: Any | None) -> None:
-        request = _command(sender, place, words)
+    async def _run(
+        self, sender: str, place: Place, words: str, answering: Any | None, origin: Origin
+    ) -> None:
+        request = _command(sender, place, words, origin)
         reply, earlier = await self._answer(place, lambda: self._commands.handle(request))
+        if origin is UNENCRYPTED_REACTION and not reply.is_error:
+            reply = _with_reaction_warning(reply, sender)
         self._reply(place, reply, answering, earlier)
 
     async def _answer(
@@ -486,7 +727,12 @@ class MatrixConnector:
         self._reply(place, _notice(step.say), event)
 
     async def _continue_guided(
-        self, conversation: tuple[str, str], place: Place, event: RoomMessageText, text: str
+        self,
+        conversation: tuple[str, str],
+        place: Place,
+        event: RoomMessageText,
+        text: str,
+        origin: Origin,
     ) -> None:
         entry = self._guided.get(conversation)
         if entry is None:
@@ -500,7 +746,7 @@ class MatrixConnector:
         if step.alert is None:
             self._reply(place, _notice(step.say), event)
             return
-        request = _command(event.sender, place, "new")
+        request = _command(event.sender, place, "new", origin)
         alert = step.alert
         reply, earlier = await self._answer(place, lambda: self._commands.new_alert(alert, request))
         self._reply(place, reply, event, earlier)
@@ -517,9 +763,19 @@ class MatrixConnector:
         self._poster.queue.put_nowait(Queued(place, message, event.event_id, root, earlier))
 
 
-def _command(sender: str, place: Place, words: str) -> Command:
-    """What a member wrote in a room, as a platform-neutral command."""
-    return Command(actor=sender, place=place, text=words, people=MATRIX_PEOPLE)
+def _command(sender: str, place: Place, words: str, origin: Origin | None) -> Command:
+    """What a member wrote in a room, as a platform-neutral command (with its device)."""
+    device = origin if origin is not None and origin is not PLAIN_ROOM else None
+    return Command(actor=sender, place=place, text=words, people=MATRIX_PEOPLE, origin=device)
+
+
+def _with_reaction_warning(reply: Message, sender: str) -> Message:
+    """The answer to a ✅, saying it was taken from an unencrypted reaction."""
+    warning = Note(
+        f"Taken from {sender}'s ✅ reaction. Reactions are not encrypted, so Tocsin cannot tell "
+        "which device sent it; if it was not them, say so here and check !ua log."
+    )
+    return replace(reply, blocks=(*reply.blocks, warning))
 
 
 def _needed(words: str) -> Role:
