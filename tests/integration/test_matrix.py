@@ -19,13 +19,15 @@ from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
-from nio import MegolmEvent, MemoryDownloadResponse, RoomKeyRequest
+from nio import MegolmEvent, MemoryDownloadResponse, RoomKeyRequest, ToDeviceMessage
 from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import Engine, func, select
 
 from bot.app import Background, connector_kit
+from bot.connectors.matrix.api import ClientApi
 from bot.connectors.matrix.connector import TIMELINE_LIMIT, MatrixConnector
 from bot.connectors.matrix.devices import fingerprint
+from bot.connectors.matrix.identities import published_identity
 from bot.domain.places import Place
 from bot.domain.playbook import Playbook
 from bot.domain.world import World
@@ -173,6 +175,14 @@ async def test_an_alert_in_an_encrypted_room_gets_an_encrypted_case_card(team: T
     assert card.content["m.mentions"] == {}
     assert bot.device_id
     assert lead.undecrypted() == []
+
+    # The log names the device that opened the case and how Tocsin trusted it (nio's test
+    # clients have no cross-signing: trusted on first use).
+    code = "UA-" + card.body.split("UA-", 1)[1].split()[0].rstrip(".:·")
+    mark = len(lead.seen)
+    await lead.say(room, f"!ua log {code}")
+    log_reply = await lead.wait_for(from_bot(team, f"{code} · log"), after=mark)
+    assert f"(device {lead.client.device_id}, first use)" in log_reply.body
 
 
 async def test_steps_are_done_by_command_and_by_reaction_and_the_card_is_edited(
@@ -349,7 +359,9 @@ async def test_the_bot_rides_out_a_homeserver_restart(team: Team) -> None:
     await lead.wait_for(from_bot(team, f"{code} · open"), after=mark, timeout=40)
 
 
-async def test_an_undecryptable_command_gets_a_notice_and_a_key_request(team: Team) -> None:
+async def test_an_undecryptable_command_gets_a_notice_and_is_handled_when_its_key_comes_late(
+    team: Team,
+) -> None:
     bot = await team.start_bot()
     lead = await team.lead()
     room = await joined_room(team, lead)
@@ -358,6 +370,9 @@ async def test_an_undecryptable_command_gets_a_notice_and_a_key_request(team: Te
     bot_devices = list(lead.client.device_store.active_user_devices(team.bot_id))
     assert [d.id for d in bot_devices] == [bot.device_id]
     lead.client.blacklist_device(bot_devices[0])
+    await lead.client.share_group_session(room, ignore_unverified_devices=True)
+    session = lead.client.olm.outbound_group_sessions[room]
+    first_key = session.session_key  # before the command: what a late share would carry
     mark = len(lead.seen)
     await lead.say(room, NEW)
     notice = await lead.wait_for(from_bot(team, "could not decrypt"), after=mark)
@@ -367,6 +382,27 @@ async def test_an_undecryptable_command_gets_a_notice_and_a_key_request(team: Te
         r for r in lead.to_device if isinstance(r, RoomKeyRequest) and r.sender == team.bot_id
     ]
     assert requests and requests[0].room_id == room
+
+    # The key comes late: the lead's device sends the same session's key to Tocsin's device
+    # (as Element does when it shares keys after the message), and the command is handled once.
+    await lead.client.keys_claim({team.bot_id: [bot.device_id]})  # an Olm session to send it in
+    device = bot_devices[0]
+    olm_session = lead.client.olm.session_store.get(device.curve25519)
+    room_key = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "room_id": room,
+        "session_id": session.id,
+        "session_key": first_key,
+    }
+    encrypted = lead.client.olm._olm_encrypt(olm_session, device, "m.room_key", room_key)
+    await lead.client.to_device(
+        ToDeviceMessage("m.room.encrypted", team.bot_id, bot.device_id, encrypted)
+    )
+    card = await lead.wait_for(from_bot(team, "· open"), after=mark)
+    assert "Honduras" in card.body
+    await lead.sync()
+    cards = [s for s in lead.seen[mark:] if s.event.sender == team.bot_id and "· open" in s.body]
+    assert len(cards) == 1
 
 
 async def test_a_plaintext_command_in_an_encrypted_room_is_refused(team: Team) -> None:
@@ -717,3 +753,44 @@ async def test_a_report_in_a_plain_room_brings_its_chart_as_a_plain_image(team: 
     downloaded = await lead.client.download(mxc=image.content["url"])
     assert isinstance(downloaded, MemoryDownloadResponse)
     assert downloaded.body.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def bot_identity(team: Team, lead: Responder, device_id: str) -> tuple[str, bool]:
+    """The bot account's master key as the homeserver publishes it, and whether its
+    self-signing key signed `device_id` (with the key the device uploaded)."""
+    answer = await ClientApi(lead.client).query_keys([team.bot_id])
+    identity = published_identity(team.bot_id, answer)
+    assert identity is not None, "the bot account publishes no cross-signing identity"
+    device = answer["device_keys"][team.bot_id][device_id]
+    return identity.master, identity.signs(device_id, device["keys"][f"ed25519:{device_id}"])
+
+
+async def test_the_bot_cross_signs_itself_and_a_new_store_signs_again_only_with_the_recovery_key(
+    team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    lead = await team.lead()
+    first = await team.start_bot()
+    master, signed = await bot_identity(team, lead, first.device_id)
+    assert signed
+    recovery_file = team.folder / "bot-store" / "recovery-key.txt"
+    assert recovery_file.stat().st_mode & 0o777 == 0o600
+    recovery_key = recovery_file.read_text().strip().splitlines()[-1]
+    assert len(recovery_key.split()) == 12
+    sealed = (team.folder / "bot-store" / "cross-signing.sealed").read_text()
+    assert master not in sealed and sealed.startswith("gAAAAA")  # sealed under the data key
+    await first.stop()
+    team.bots.remove(first)
+
+    # A lost store, no recovery key: a new device, left unsigned, and the identity untouched.
+    caplog.set_level(logging.WARNING, logger="bot.connectors.matrix.connector")
+    lost = await team.start_bot(matrix_store_path=team.folder / "new-store")
+    assert lost.device_id != first.device_id
+    assert await bot_identity(team, lead, lost.device_id) == (master, False)
+    assert "MATRIX_RECOVERY_KEY" in caplog.text
+    await lost.stop()
+    team.bots.remove(lost)
+
+    restored = await team.start_bot(
+        matrix_store_path=team.folder / "newer-store", matrix_recovery_key=recovery_key
+    )
+    assert await bot_identity(team, lead, restored.device_id) == (master, True)
