@@ -22,6 +22,7 @@ MODULES = [
     "intake",
     "slack_ack",
     "matrix_roundtrip",
+    "matrix_element",
 ]
 
 
