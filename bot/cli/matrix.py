@@ -8,22 +8,19 @@ import asyncio
 import getpass
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nio import AsyncClient, AsyncClientConfig
-
-from bot.connectors.matrix.api import HomeserverError
-from bot.connectors.matrix.bootstrap import Bootstrapped, NeedsPassword, Outcome, bootstrap
-from bot.connectors.matrix.devices import fingerprint
-from bot.connectors.matrix.login import log_in, secure_store
-from bot.connectors.matrix.secret_storage import RecoveryKeyError
 from bot.connectors.matrix.signed_json import decode
-from bot.connectors.matrix.store_key import pickle_key
 from bot.connectors.matrix.trust import ManualTrust
-from bot.connectors.matrix.verifying import read_pending, write_answer
 from bot.errors import InputError, StartupError
 from bot.store.sealing import keyring, use_keys
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.connectors.matrix.bootstrap import Bootstrapped
+
+# matrix-nio is imported only by the commands that talk to the homeserver: every other
+# `tocsin` command starts without it (half a second saved on each).
 
 USER_ID = re.compile(r"^@[^\s:]+:\S+$")
 
@@ -96,6 +93,8 @@ def _block(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _accept(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.connectors.matrix.devices import fingerprint
+
     _check_user(args.user)
     key = "".join("".join(args.key).split())
     try:
@@ -110,6 +109,9 @@ def _accept(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.connectors.matrix.bootstrap import Outcome
+    from bot.connectors.matrix.devices import fingerprint
+
     if not settings.matrix_enabled:
         raise StartupError(
             "MATRIX_HOMESERVER is not set: configure Matrix first (see .env.example)"
@@ -143,6 +145,14 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 async def _bootstrap_account(
     settings: Settings, recovery: str | None, *, reset: bool
 ) -> Bootstrapped:
+    from nio import AsyncClient, AsyncClientConfig
+
+    from bot.connectors.matrix.api import HomeserverError
+    from bot.connectors.matrix.bootstrap import NeedsPassword, bootstrap
+    from bot.connectors.matrix.login import log_in, secure_store
+    from bot.connectors.matrix.secret_storage import RecoveryKeyError
+    from bot.connectors.matrix.store_key import pickle_key
+
     assert settings.matrix_homeserver and settings.matrix_user_id
     store = settings.matrix_store_path
     secure_store(store)
@@ -186,6 +196,8 @@ async def _bootstrap_account(
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.connectors.matrix.verifying import read_pending, write_answer
+
     pending = read_pending(settings.matrix_store_path)
     if args.user:
         _check_user(args.user)
